@@ -1,0 +1,140 @@
+-- gemini.rest — the REST transport: generateContent, streamGenerateContent
+-- (SSE), countTokens, models.list. Requests and responses are plain Lua
+-- tables with the API's own field names (PROTOCOL.md §1); each response
+-- also gets a convenience field `text` (its candidate's text parts,
+-- thoughts excluded).
+local http = require "glrun.http"
+local json = require "glrun.json"
+local config = require "gemini.config"
+local errors = require "gemini.errors"
+
+local M = {}
+
+--- "gemini-2.5-flash" -> "models/gemini-2.5-flash"; full names pass.
+function M.model_path(model)
+  if model:find("/", 1, true) then return model end
+  return "models/" .. model
+end
+
+--- The URL of a model method, e.g. url(c, "gemini-2.5-flash",
+--- "streamGenerateContent", "alt=sse").
+function M.url(c, model, method, query)
+  local u = c.base_url .. "/" .. c.api_version .. "/" .. M.model_path(model) .. ":" .. method
+  if query then u = u .. "?" .. query end
+  return u
+end
+
+local function headers(c)
+  return { ["Content-Type"] = "application/json", ["x-goog-api-key"] = c.api_key }
+end
+
+--- The text of a GenerateContentResponse (first candidate, no thoughts).
+function M.text_of(resp)
+  local cand = type(resp) == "table" and type(resp.candidates) == "table" and resp.candidates[1]
+  local parts = cand and type(cand.content) == "table" and cand.content.parts
+  if type(parts) ~= "table" then return "" end
+  local out = {}
+  for _, p in ipairs(parts) do
+    if type(p) == "table" and type(p.text) == "string" and not p.thought then out[#out + 1] = p.text end
+  end
+  return table.concat(out)
+end
+
+local function encode(req)
+  local body, err = json.encode(req)
+  if not body then error("gemini.rest: the request cannot be encoded: " .. err, 3) end
+  return body
+end
+
+local function decode(res, url)
+  local obj, err = json.decode(res.body)
+  if obj == nil then
+    return nil, errors.new("protocol", "POST " .. url .. ": " .. err, { body = res.body:sub(1, 4096) })
+  end
+  return obj
+end
+
+--- generateContent. req = {contents = {...}, generationConfig = ..., ...};
+--- opts = {model, timeout, client = {api_key, base_url, ...}}. Returns the response
+--- (with .text) or nil, err.
+function M.generate(req, opts)
+  opts = opts or {}
+  local c = config.get(opts.client)
+  local url = M.url(c, opts.model or c.model, "generateContent")
+  local res, err = http.request{ url = url, method = "POST", headers = headers(c), body = encode(req),
+                                 timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  if not res then return nil, err end
+  local obj, derr = decode(res, url)
+  if not obj then return nil, derr end
+  obj.text = M.text_of(obj)
+  return obj
+end
+
+--- streamGenerateContent?alt=sse. Returns a for-loop iterator over the
+--- response chunks (each with .text), or nil, err when the request fails
+--- before the stream starts. The iterator raises a failure that happens
+--- mid-stream (an error event, a cut stream) after delivering every chunk
+--- that came before it.
+function M.stream(req, opts)
+  opts = opts or {}
+  local c = config.get(opts.client)
+  local url = M.url(c, opts.model or c.model, "streamGenerateContent", "alt=sse")
+  local it, st, _, closer = http.sse{ url = url, method = "POST", headers = headers(c), body = encode(req),
+                                      timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  if not it then return nil, st end
+  local function next_chunk(s)
+    local ev = it(s)
+    if ev == nil then return nil end
+    local chunk = ev.json
+    if type(chunk) ~= "table" then
+      errors.raise(errors.new("protocol", "POST " .. url .. ": an SSE event is not a JSON object",
+                              { data = ev.data }))
+    end
+    if type(chunk.error) == "table" then -- an error sent as an event
+      errors.raise(errors.new("http", "POST " .. url .. ": error in the stream: "
+        .. tostring(chunk.error.status) .. ": " .. tostring(chunk.error.message),
+        { status = chunk.error.code, error = chunk.error, midstream = true }))
+    end
+    chunk.text = M.text_of(chunk)
+    return chunk
+  end
+  return next_chunk, st, nil, closer
+end
+
+--- countTokens. Returns totalTokens and the whole response, or nil, err.
+function M.count_tokens(req, opts)
+  opts = opts or {}
+  local c = config.get(opts.client)
+  local url = M.url(c, opts.model or c.model, "countTokens")
+  local res, err = http.request{ url = url, method = "POST", headers = headers(c), body = encode(req),
+                                 timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  if not res then return nil, err end
+  local obj, derr = decode(res, url)
+  if not obj then return nil, derr end
+  return obj.totalTokens, obj
+end
+
+--- models.list, every page. Returns an array of model tables, or nil, err.
+--- opts.page_size sets pageSize; opts.max_pages bounds the walk (100).
+function M.list_models(opts)
+  opts = opts or {}
+  local c = config.get(opts.client)
+  local out, token = {}, nil
+  for _ = 1, opts.max_pages or 100 do
+    local q = "pageSize=" .. tostring(opts.page_size or 50)
+    if token then q = q .. "&pageToken=" .. token:gsub("[^%w%-_.~]", function(ch)
+      return string.format("%%%02X", ch:byte()) end) end
+    local url = c.base_url .. "/" .. c.api_version .. "/models?" .. q
+    local res, err = http.request{ url = url, headers = { ["x-goog-api-key"] = c.api_key },
+                                   timeout = opts.timeout or c.timeout, insecure = c.insecure }
+    if not res then return nil, err end
+    local page, derr = decode(res, url)
+    if not page then return nil, derr end
+    for _, m in ipairs(page.models or {}) do out[#out + 1] = m end
+    token = page.nextPageToken
+    if type(token) ~= "string" or token == "" then return out end
+  end
+  return nil, errors.new("protocol", "models.list: more than " .. (opts.max_pages or 100) .. " pages")
+end
+
+return M

@@ -1,0 +1,24 @@
+/* sched.h — the scheduler's lifecycle, for main.c */
+#ifndef GL_SCHED_H
+#define GL_SCHED_H
+#include "gl.h"
+
+void gl_sched_init(lua_State *L, uv_loop_t *loop);
+gl_task *gl_task_spawn(lua_State *L, int nargs); /* fn + nargs on stack -> pushes task */
+int gl_sched_run(void);               /* 0, or -1 on deadlock */
+int gl_sched_live(void);
+int gl_sched_interrupted(void);
+int gl_sched_report_failures(lua_State *L, int main_ok);
+gl_task *gl_task_from(lua_State *L, int idx);
+int gl_task_failed(gl_task *t);
+lua_State *gl_task_thread(gl_task *t);
+int gl_task_traceback(lua_State *L, gl_task *t);
+void gl_task_mark_joined(lua_State *L, gl_task *t, int idx);
+void gl_sched_close(void);
+
+/* core.c */
+int gl_log_set_level(const char *name);
+int gl_trace_open(const char *path);
+void gl_trace_close(void);
+void gl_secrets_free(void);
+#endif

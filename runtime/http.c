@@ -1,0 +1,906 @@
+/*
+ * http.c — HTTP for Lua tasks: libcurl multi driven by the libuv loop
+ * (the shape of curl's docs/examples/multi-uv.c).
+ *
+ *   http.request{method, url, headers, body, timeout} -> res | nil, err
+ *   http.stream{...}  -> iterator of body chunks        | nil, err
+ *   http.sse{...}     -> iterator of events              | nil, err
+ *
+ * stream/sse wait for the response headers: an HTTP error status or a
+ * connection failure is returned as nil, err; afterwards the iterator
+ * raises (a for loop cannot carry an error), having delivered everything
+ * that came before the failure. curl callbacks only append bytes (and run
+ * the C SSE parser) and call gl_wake(); curl is never called from inside
+ * its own callbacks. A consumer that falls behind pauses the transfer
+ * (CURL_WRITEFUNC_PAUSE) instead of growing a buffer.
+ */
+#include "gl.h"
+#include "sse.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define REQ_MT "glrun.http.request"
+#define HIGH_WATER (1u << 20)            /* bytes queued before pausing */
+#define MAX_ERROR_BODY (4u << 20)
+#define DEFAULT_MAX_BODY (256u << 20)
+#define DEFAULT_MAX_EVENT (64u << 20)
+
+enum { M_FULL, M_STREAM, M_SSE };
+enum { S_NEW, S_RUNNING, S_DONE };
+
+typedef struct ev_node {
+    struct ev_node *next;
+    size_t data_len, event_len, id_len;
+    char *event, *id; /* point into mem */
+    char mem[];       /* data \0 event \0 id \0 */
+} ev_node;
+
+typedef struct http_req {
+    CURL *easy;
+    struct curl_slist *hdrs;
+    int mode, state, in_multi, closed;
+    CURLcode result;
+    char errbuf[CURL_ERROR_SIZE];
+    long status;
+    int headers_done, error_body, paused, too_big;
+    gl_buf resp_headers;
+    gl_buf body;
+    size_t body_off;
+    size_t max_body;
+    sse_parser sse;
+    int sse_ready, sse_failed;
+    ev_node *evq_head, *evq_tail;
+    size_t evq_bytes;
+    unsigned long events;  /* delivered to Lua */
+    int decode;
+    gl_waiter waiter;
+    uv_timer_t *timer;     /* idle timeout while a consumer waits */
+    double timeout;
+    int timed_out;
+    char method[16];
+    char *url;             /* redacted, for messages */
+} http_req;
+
+/* ---- the multi handle on the loop ---------------------------------- */
+
+static CURLM *multi;
+static uv_timer_t multi_timer;
+static uv_loop_t *mloop;
+
+typedef struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+} sock_ctx;
+
+static void check_info(void) {
+    CURLMsg *msg;
+    int pending;
+    while ((msg = curl_multi_info_read(multi, &pending))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        http_req *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode res = msg->data.result; /* read before remove_handle frees msg */
+        curl_multi_remove_handle(multi, msg->easy_handle);
+        if (!r) continue;
+        r->in_multi = 0;
+        r->result = res;
+        r->state = S_DONE;
+        if (gl_trace_on()) {
+            char f[256];
+            snprintf(f, sizeof f, "\"url\":\"%s\",\"result\":%d", "", (int)r->result);
+            gl_buf b = {0};
+            gl_buf_adds(&b, "\"url\":");
+            gl_buf_json_str(&b, r->url, strlen(r->url));
+            snprintf(f, sizeof f, ",\"status\":%ld,\"curl\":%d", r->status, (int)r->result);
+            gl_buf_adds(&b, f);
+            gl_trace_record("http_done", b.p);
+            gl_buf_free(&b);
+        }
+        gl_wake(&r->waiter);
+    }
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events) {
+    sock_ctx *c = p->data;
+    int flags = 0, running;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(multi, c->fd, flags, &running);
+    check_info();
+}
+
+static void free_ctx(uv_handle_t *h) { free(h->data); }
+
+static int socket_cb(CURL *e, curl_socket_t s, int action, void *userp, void *socketp) {
+    (void)e; (void)userp;
+    sock_ctx *c = socketp;
+    if (action == CURL_POLL_REMOVE) {
+        if (c) {
+            uv_poll_stop(&c->poll);
+            uv_close((uv_handle_t *)&c->poll, free_ctx);
+            curl_multi_assign(multi, s, NULL);
+        }
+        return 0;
+    }
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) return -1;
+        c->fd = s;
+        if (uv_poll_init_socket(mloop, &c->poll, s) != 0) { free(c); return -1; }
+        c->poll.data = c;
+        curl_multi_assign(multi, s, c);
+    }
+    int ev = 0;
+    if (action & CURL_POLL_IN) ev |= UV_READABLE;
+    if (action & CURL_POLL_OUT) ev |= UV_WRITABLE;
+    uv_poll_start(&c->poll, ev, poll_cb);
+    return 0;
+}
+
+static void on_multi_timeout(uv_timer_t *t) {
+    (void)t;
+    int running;
+    curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_info();
+}
+
+static int timer_cb(CURLM *m, long timeout_ms, void *userp) {
+    (void)m; (void)userp;
+    if (timeout_ms < 0) uv_timer_stop(&multi_timer);
+    else uv_timer_start(&multi_timer, on_multi_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static void multi_init(lua_State *L) {
+    if (multi) return;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    mloop = gl_loop(L);
+    multi = curl_multi_init();
+    uv_timer_init(mloop, &multi_timer);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+}
+
+void gl_http_shutdown(void) {
+    if (!multi) return;
+    curl_multi_cleanup(multi);
+    multi = NULL;
+    uv_close((uv_handle_t *)&multi_timer, NULL);
+    curl_global_cleanup();
+}
+
+/* ---- curl callbacks (no Lua here) ---------------------------------- */
+
+static void trace_chunk(http_req *r, const char *p, size_t len) {
+    gl_buf b = {0};
+    gl_buf_adds(&b, "\"url\":");
+    gl_buf_json_str(&b, r->url, strlen(r->url));
+    gl_buf_adds(&b, ",\"data\":");
+    gl_buf_json_str(&b, p, len);
+    gl_trace_record("http_chunk", b.p);
+    gl_buf_free(&b);
+}
+
+static int on_event(void *ud, const sse_event *ev) {
+    http_req *r = ud;
+    ev_node *n = malloc(sizeof *n + ev->data_len + ev->event_len + ev->id_len + 3);
+    if (!n) return 1;
+    n->next = NULL;
+    n->data_len = ev->data_len;
+    n->event_len = ev->event_len;
+    n->id_len = ev->id_len;
+    memcpy(n->mem, ev->data, ev->data_len);
+    n->mem[ev->data_len] = 0;
+    n->event = n->mem + ev->data_len + 1;
+    memcpy(n->event, ev->event, ev->event_len);
+    n->event[ev->event_len] = 0;
+    n->id = n->event + ev->event_len + 1;
+    memcpy(n->id, ev->id, ev->id_len);
+    n->id[ev->id_len] = 0;
+    if (r->evq_tail) r->evq_tail->next = n;
+    else r->evq_head = n;
+    r->evq_tail = n;
+    r->evq_bytes += ev->data_len + ev->event_len + ev->id_len;
+    return 0;
+}
+
+static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud) {
+    http_req *r = ud;
+    size_t len = sz * nmemb;
+    if (r->error_body || r->mode == M_FULL) {
+        size_t limit = r->error_body ? MAX_ERROR_BODY : r->max_body;
+        if (r->body.len + len > limit) { r->too_big = 1; return 0; }
+        gl_buf_add(&r->body, p, len);
+        if (gl_trace_on()) trace_chunk(r, p, len);
+        return len;
+    }
+    if (r->mode == M_STREAM) {
+        if (r->body.len - r->body_off >= HIGH_WATER) { r->paused = 1; return CURL_WRITEFUNC_PAUSE; }
+        if (r->body_off > 0 && r->body_off == r->body.len) r->body.len = r->body_off = 0;
+        gl_buf_add(&r->body, p, len);
+    } else {
+        if (r->evq_bytes >= HIGH_WATER) { r->paused = 1; return CURL_WRITEFUNC_PAUSE; }
+        int rc = sse_feed(&r->sse, p, len, on_event, r, NULL);
+        if (rc != SSE_OK) { r->sse_failed = rc; return 0; }
+    }
+    if (gl_trace_on()) trace_chunk(r, p, len);
+    gl_wake(&r->waiter);
+    return len;
+}
+
+static size_t header_cb(char *p, size_t sz, size_t nmemb, void *ud) {
+    http_req *r = ud;
+    size_t len = sz * nmemb;
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->resp_headers.len = 0; /* new response */
+    if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+        long st = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+        if (st >= 100 && st < 200) return len; /* interim response */
+        r->status = st;
+        r->headers_done = 1;
+        r->error_body = st >= 400;
+        if (gl_trace_on()) {
+            gl_buf b = {0};
+            char s[64];
+            snprintf(s, sizeof s, "\"status\":%ld,\"url\":", st);
+            gl_buf_adds(&b, s);
+            gl_buf_json_str(&b, r->url, strlen(r->url));
+            gl_buf_adds(&b, ",\"headers\":");
+            gl_buf_json_str(&b, r->resp_headers.p ? r->resp_headers.p : "", r->resp_headers.len);
+            gl_trace_record("http_response", b.p);
+            gl_buf_free(&b);
+        }
+        gl_wake(&r->waiter);
+        return len;
+    }
+    if (r->resp_headers.len + len > (1u << 20)) return 0;
+    gl_buf_add(&r->resp_headers, p, len);
+    return len;
+}
+
+/* ---- request lifecycle --------------------------------------------- */
+
+static http_req *check_req(lua_State *L, int i) { return luaL_checkudata(L, i, REQ_MT); }
+
+static void timer_free(uv_handle_t *h) { free(h); }
+
+static void req_release(http_req *r) {
+    if (r->closed) return;
+    r->closed = 1;
+    if (r->in_multi) curl_multi_remove_handle(multi, r->easy);
+    r->in_multi = 0;
+    if (r->easy) curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+    curl_slist_free_all(r->hdrs);
+    r->hdrs = NULL;
+    gl_buf_free(&r->resp_headers);
+    gl_buf_free(&r->body);
+    if (r->sse_ready) sse_free(&r->sse);
+    r->sse_ready = 0;
+    for (ev_node *n = r->evq_head, *nx; n; n = nx) { nx = n->next; free(n); }
+    r->evq_head = r->evq_tail = NULL;
+    if (r->timer) uv_close((uv_handle_t *)r->timer, timer_free);
+    r->timer = NULL;
+    free(r->url);
+    r->url = NULL;
+    gl_waiter_cancel(&r->waiter);
+    r->state = S_DONE;
+}
+
+static int req_gc(lua_State *L) {
+    req_release(check_req(L, 1));
+    return 0;
+}
+
+static int req_tostring(lua_State *L) {
+    http_req *r = check_req(L, 1);
+    if (r->closed) lua_pushliteral(L, "http.request (closed)");
+    else lua_pushfstring(L, "http.request (%s) %s %s", r->state == S_DONE ? "done" : "running", r->method,
+                         r->url ? r->url : "");
+    return 1;
+}
+
+static void idle_timeout_cb(uv_timer_t *t) {
+    http_req *r = t->data;
+    r->timed_out = 1;
+    gl_wake(&r->waiter);
+}
+
+/* Park the task until something happens to r (or the idle timeout). */
+static int wait_req(lua_State *L, http_req *r, lua_KFunction k) {
+    if (r->timeout > 0 && r->mode != M_FULL) {
+        if (!r->timer) {
+            r->timer = malloc(sizeof *r->timer);
+            if (!r->timer) return luaL_error(L, "out of memory");
+            uv_timer_init(gl_loop(L), r->timer);
+            r->timer->data = r;
+        }
+        uv_timer_start(r->timer, idle_timeout_cb, (uint64_t)(r->timeout * 1000), 0);
+    }
+    return gl_yield(L, &r->waiter, 0, k);
+}
+
+static void stop_timer(http_req *r) {
+    if (r->timer) uv_timer_stop(r->timer);
+}
+
+static const char *kind_of(CURLcode c) {
+    switch (c) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
+    case CURLE_COULDNT_CONNECT: return "connect";
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: return "tls";
+    default: return "network";
+    }
+}
+
+static void set_common(lua_State *L, int idx, http_req *r) {
+    lua_pushstring(L, r->url);
+    lua_setfield(L, idx, "url");
+    lua_pushstring(L, r->method);
+    lua_setfield(L, idx, "method");
+}
+
+static int push_curl_error(lua_State *L, http_req *r) {
+    const char *detail = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
+    lua_pushnil(L);
+    int e;
+    if (r->timed_out || r->result == CURLE_OPERATION_TIMEDOUT)
+        e = gl_error_new(L, "timeout", "%s %s: no response within %.3g s", r->method, r->url, r->timeout);
+    else if (r->headers_done && r->mode != M_FULL)
+        e = gl_error_new(L, "stream_cut", "%s %s: the stream was cut after %lu event(s)/chunk(s): %s",
+                         r->method, r->url, r->events, detail);
+    else
+        e = gl_error_new(L, kind_of(r->result), "%s %s: %s", r->method, r->url, detail);
+    set_common(L, e, r);
+    lua_pushinteger(L, (lua_Integer)r->result);
+    lua_setfield(L, e, "curl_code");
+    if (r->status) {
+        lua_pushinteger(L, r->status);
+        lua_setfield(L, e, "status");
+    }
+    return 2;
+}
+
+/* Response headers as a table with lower-case names. */
+static void push_headers(lua_State *L, http_req *r) {
+    lua_newtable(L);
+    const char *p = r->resp_headers.p, *end = p + r->resp_headers.len;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon && colon > p) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (const char *q = p; q < colon; q++) luaL_addchar(&b, (char)(*q >= 'A' && *q <= 'Z' ? *q + 32 : *q));
+            luaL_pushresult(&b);
+            const char *v = colon + 1;
+            while (v < eol && (*v == ' ' || *v == '\t')) v++;
+            const char *ve = eol;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) ve--;
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, -3) == LUA_TSTRING) { /* repeated: join */
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(ve - v));
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(ve - v));
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol + 1;
+    }
+}
+
+/* Seconds from a protobuf Duration such as "53.016342224s". */
+static double parse_duration(const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return -1;
+    return v;
+}
+
+/* Given a decoded Google error object {code,message,status,details} at
+ * index gi, find RetryInfo.retryDelay. Returns seconds or -1. */
+static double retry_info(lua_State *L, int gi) {
+    double secs = -1;
+    if (lua_getfield(L, gi, "details") == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n && secs < 0; i++) {
+            if (lua_rawgeti(L, -1, i) == LUA_TTABLE) {
+                lua_getfield(L, -1, "@type");
+                const char *t = lua_tostring(L, -1);
+                if (t && strstr(t, "google.rpc.RetryInfo")) {
+                    if (lua_getfield(L, -2, "retryDelay") == LUA_TSTRING) secs = parse_duration(lua_tostring(L, -1));
+                    lua_pop(L, 1);
+                }
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return secs;
+}
+
+/* Build an "http" error from a Google error body text. status 0 = take it
+ * from the body's error.code (mid-stream errors). Pushes the error table. */
+static int push_google_error(lua_State *L, http_req *r, long status, const char *body, size_t len, int midstream) {
+    int e = gl_error_new(L, "http", "");
+    set_common(L, e, r);
+    lua_pushlstring(L, body, len > MAX_ERROR_BODY ? MAX_ERROR_BODY : len);
+    lua_setfield(L, e, "body");
+    char jerr[256];
+    int gi = 0;
+    if (len > 0 && gl_json_decode(L, body, len, jerr, sizeof jerr)) {
+        if (lua_istable(L, -1) && lua_rawlen(L, -1) == 1) { /* [ {"error":...} ] */
+            lua_rawgeti(L, -1, 1);
+            lua_remove(L, -2);
+        }
+        if (lua_istable(L, -1) && lua_getfield(L, -1, "error") == LUA_TTABLE) {
+            lua_remove(L, -2);
+            gi = lua_gettop(L);
+        } else lua_pop(L, 2);
+    }
+    if (gi) {
+        lua_pushvalue(L, gi);
+        lua_setfield(L, e, "error");
+        if (!status) {
+            lua_getfield(L, gi, "code");
+            status = (long)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pushinteger(L, status);
+    lua_setfield(L, e, "status");
+    double ra = gi ? retry_info(L, gi) : -1;
+    if (ra < 0 && r->resp_headers.p) {
+        push_headers(L, r);
+        lua_getfield(L, -1, "retry-after");
+        if (lua_isstring(L, -1)) ra = parse_duration(lua_tostring(L, -1));
+        lua_pop(L, 2);
+    }
+    if (ra >= 0) {
+        lua_pushnumber(L, ra);
+        lua_setfield(L, e, "retry_after");
+    }
+    if (!midstream) {
+        push_headers(L, r);
+        lua_setfield(L, e, "headers");
+    } else {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, e, "midstream");
+        lua_pushinteger(L, (lua_Integer)r->events);
+        lua_setfield(L, e, "events");
+    }
+    /* message: what, where, and the server's words */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "%s %s: HTTP %d", r->method, r->url, (int)status);
+    luaL_addvalue(&b);
+    if (gi) {
+        if (lua_getfield(L, gi, "status") == LUA_TSTRING) {
+            luaL_addchar(&b, ' ');
+            luaL_addvalue(&b);
+        } else lua_pop(L, 1);
+        if (lua_getfield(L, gi, "message") == LUA_TSTRING) {
+            luaL_addstring(&b, ": ");
+            luaL_addvalue(&b);
+        } else lua_pop(L, 1);
+    } else if (len > 0) {
+        lua_pushfstring(L, ": %s", len > 200 ? "(non-JSON body, see err.body)" : "");
+        luaL_addvalue(&b);
+        if (len <= 200) luaL_addlstring(&b, body, len);
+    }
+    if (midstream) {
+        lua_pushfstring(L, " (in the stream, after %d event(s))", (int)r->events);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    size_t ml;
+    const char *m = lua_tolstring(L, -1, &ml);
+    char *red = gl_redact(m, ml, &ml);
+    lua_pop(L, 1);
+    lua_pushlstring(L, red, ml);
+    free(red);
+    lua_setfield(L, e, "message");
+    if (gi) lua_remove(L, gi);
+    lua_settop(L, e);
+    return e;
+}
+
+/* ---- starting a request -------------------------------------------- */
+
+static int opt_field(lua_State *L, int t, const char *k, int type) {
+    int tt = lua_getfield(L, t, k);
+    if (tt != LUA_TNIL && tt != type)
+        return luaL_error(L, "http: option '%s' must be a %s, not a %s", k, lua_typename(L, type),
+                          lua_typename(L, tt));
+    return tt;
+}
+
+static http_req *start(lua_State *L, int mode) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    multi_init(L);
+    lua_settop(L, 1);
+    http_req *r = lua_newuserdatauv(L, sizeof *r, 1); /* index 2 */
+    memset(r, 0, sizeof *r);
+    r->closed = 1; /* born closed: a failed open leaves a consistent object */
+    luaL_setmetatable(L, REQ_MT);
+    r->mode = mode;
+    r->decode = 1;
+    r->max_body = DEFAULT_MAX_BODY;
+
+    if (opt_field(L, 1, "url", LUA_TSTRING) == LUA_TNIL) luaL_error(L, "http: option 'url' is required");
+    const char *url = lua_tostring(L, -1);
+    int has_body = opt_field(L, 1, "body", LUA_TSTRING) != LUA_TNIL;
+    size_t body_len = 0;
+    const char *body = has_body ? lua_tolstring(L, -1, &body_len) : NULL;
+    if (has_body) { /* the request keeps its body alive: no copy */
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 2, 1);
+    }
+    const char *method = has_body ? "POST" : "GET";
+    if (opt_field(L, 1, "method", LUA_TSTRING) != LUA_TNIL) method = lua_tostring(L, -1);
+    if (strlen(method) >= sizeof r->method) luaL_error(L, "http: bad method '%s'", method);
+    if (opt_field(L, 1, "timeout", LUA_TNUMBER) != LUA_TNIL) r->timeout = lua_tonumber(L, -1);
+    int insecure = opt_field(L, 1, "insecure", LUA_TBOOLEAN) != LUA_TNIL && lua_toboolean(L, -1);
+    if (opt_field(L, 1, "max_body", LUA_TNUMBER) != LUA_TNIL) r->max_body = (size_t)lua_tointeger(L, -1);
+    size_t max_event = DEFAULT_MAX_EVENT;
+    if (opt_field(L, 1, "max_event", LUA_TNUMBER) != LUA_TNIL) max_event = (size_t)lua_tointeger(L, -1);
+    if (opt_field(L, 1, "decode", LUA_TBOOLEAN) != LUA_TNIL) r->decode = lua_toboolean(L, -1);
+
+    r->closed = 0;
+    snprintf(r->method, sizeof r->method, "%s", method);
+    size_t ul;
+    r->url = gl_redact(url, strlen(url), &ul);
+    r->easy = curl_easy_init();
+    if (!r->easy) luaL_error(L, "http: curl_easy_init failed");
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "glrun/" GLRUN_VERSION);
+    if (strcmp(method, "GET") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (has_body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    if (r->timeout > 0) {
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(r->timeout * 1000));
+        if (mode == M_FULL) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
+    }
+    if (insecure) {
+        gl_log(GL_LOG_WARN, "http", "TLS verification is OFF for %s (insecure=true)", r->url);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    /* headers: {name = value} or {"Name: value", ...} */
+    r->hdrs = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
+    gl_buf tr = {0};
+    if (opt_field(L, 1, "headers", LUA_TTABLE) != LUA_TNIL) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            const char *line;
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                const char *name = lua_tostring(L, -2);
+                const char *val = luaL_tolstring(L, -1, NULL);
+                lua_pushfstring(L, "%s: %s", name, val);
+                lua_remove(L, -2);
+            } else luaL_tolstring(L, -1, NULL);
+            line = lua_tostring(L, -1);
+            r->hdrs = curl_slist_append(r->hdrs, line);
+            if (gl_trace_on()) {
+                if (tr.len) gl_buf_adds(&tr, ",");
+                gl_buf_json_str(&tr, line, strlen(line));
+            }
+            lua_pop(L, 2);
+        }
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+    if (mode == M_SSE) {
+        sse_init(&r->sse, max_event);
+        r->sse_ready = 1;
+    }
+    if (gl_trace_on()) {
+        gl_buf b = {0};
+        gl_buf_adds(&b, "\"method\":");
+        gl_buf_json_str(&b, method, strlen(method));
+        gl_buf_adds(&b, ",\"url\":");
+        gl_buf_json_str(&b, r->url, strlen(r->url));
+        gl_buf_adds(&b, ",\"headers\":[");
+        if (tr.p) gl_buf_add(&b, tr.p, tr.len);
+        gl_buf_adds(&b, "]");
+        if (has_body) {
+            gl_buf_adds(&b, ",\"body\":");
+            gl_buf_json_str(&b, body, body_len);
+        }
+        gl_trace_record("http_request", b.p);
+        gl_buf_free(&b);
+    }
+    gl_buf_free(&tr);
+    CURLMcode mc = curl_multi_add_handle(multi, e);
+    if (mc != CURLM_OK) luaL_error(L, "http: curl_multi_add_handle: %s", curl_multi_strerror(mc));
+    r->in_multi = 1;
+    r->state = S_RUNNING;
+    lua_settop(L, 2);
+    return r;
+}
+
+/* ---- http.request ---------------------------------------------------- */
+
+static int request_k(lua_State *L, int status, lua_KContext ctx) {
+    (void)status; (void)ctx;
+    http_req *r = check_req(L, 2);
+    if (r->state != S_DONE) return wait_req(L, r, request_k);
+    if (r->result != CURLE_OK && !(r->error_body && r->result == CURLE_WRITE_ERROR)) {
+        if (r->too_big && !r->error_body)
+            return gl_fail(L, "protocol", "%s %s: response body exceeds max_body (%zu bytes)", r->method, r->url,
+                           r->max_body);
+        int n = push_curl_error(L, r);
+        req_release(r);
+        return n;
+    }
+    if (r->status >= 400) {
+        lua_pushnil(L);
+        push_google_error(L, r, r->status, r->body.p ? r->body.p : "", r->body.len, 0);
+        req_release(r);
+        return 2;
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, -2, "status");
+    lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
+    lua_setfield(L, -2, "body");
+    push_headers(L, r);
+    lua_setfield(L, -2, "headers");
+    req_release(r);
+    return 1;
+}
+
+static int l_request(lua_State *L) {
+    if (!gl_in_task(L)) return luaL_error(L, "http.request must be called inside a task");
+    start(L, M_FULL);
+    return request_k(L, 0, 0);
+}
+
+/* ---- stream / sse: wait for headers, then iterate -------------------- */
+
+static int next_impl(lua_State *L, int idx);
+
+static int headers_k(lua_State *L, int status, lua_KContext ctx) {
+    (void)status; (void)ctx;
+    http_req *r = check_req(L, 2);
+    stop_timer(r);
+    if (r->timed_out) {
+        int n = push_curl_error(L, r);
+        req_release(r);
+        return n;
+    }
+    if (!r->headers_done && r->state != S_DONE) return wait_req(L, r, headers_k);
+    if (r->state == S_DONE && (!r->headers_done || r->result != CURLE_OK) && !r->error_body) {
+        int n = push_curl_error(L, r);
+        req_release(r);
+        return n;
+    }
+    if (r->error_body) {
+        if (r->state != S_DONE) return wait_req(L, r, headers_k);
+        lua_pushnil(L);
+        push_google_error(L, r, r->status, r->body.p ? r->body.p : "", r->body.len, 0);
+        req_release(r);
+        return 2;
+    }
+    /* iterator, state, nil, closing value */
+    lua_getfield(L, lua_upvalueindex(1), "next");
+    lua_pushvalue(L, 2);
+    lua_pushnil(L);
+    lua_pushvalue(L, 2);
+    return 4;
+}
+
+static int l_stream(lua_State *L) {
+    if (!gl_in_task(L)) return luaL_error(L, "http.stream must be called inside a task");
+    start(L, M_STREAM);
+    return headers_k(L, 0, 0);
+}
+
+static int l_sse(lua_State *L) {
+    if (!gl_in_task(L)) return luaL_error(L, "http.sse must be called inside a task");
+    start(L, M_SSE);
+    return headers_k(L, 0, 0);
+}
+
+/* End of an SSE stream: clean end, cut, raw error JSON, or junk. */
+static int sse_end(lua_State *L, http_req *r) {
+    if (r->sse_failed == SSE_ERR_TOO_BIG) {
+        int e = gl_error_new(L, "protocol", "%s %s: an SSE event is larger than max_event (%zu bytes)", r->method,
+                             r->url, r->sse.max_event);
+        set_common(L, e, r);
+        return lua_error(L);
+    }
+    size_t rawlen = 0;
+    int fin = sse_finish(&r->sse);
+    const char *raw = sse_raw(&r->sse, &rawlen);
+    if (raw && rawlen) {
+        const char *p = raw;
+        while (p < raw + rawlen && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+        if (p < raw + rawlen && (*p == '{' || *p == '[')) {
+            push_google_error(L, r, 0, raw, rawlen, 1);
+            lua_getfield(L, -1, "error");
+            int google = lua_istable(L, -1);
+            lua_pop(L, 1);
+            if (google) return lua_error(L);
+            lua_pop(L, 1);
+        }
+        int e = gl_error_new(L, "protocol", "%s %s: data that is not SSE in the stream after %lu event(s): %.80s",
+                             r->method, r->url, r->events, raw);
+        set_common(L, e, r);
+        return lua_error(L);
+    }
+    if (r->result != CURLE_OK) {
+        push_curl_error(L, r);
+        return lua_error(L);
+    }
+    if (fin == SSE_ERR_CUT) {
+        int e = gl_error_new(L, "stream_cut", "%s %s: the stream ended in the middle of an event (after %lu complete event(s))",
+                             r->method, r->url, r->events);
+        set_common(L, e, r);
+        lua_pushinteger(L, (lua_Integer)r->events);
+        lua_setfield(L, e, "events");
+        return lua_error(L);
+    }
+    return 0;
+}
+
+static int next_k(lua_State *L, int status, lua_KContext ctx) {
+    (void)status;
+    return next_impl(L, (int)ctx);
+}
+
+static int next_impl(lua_State *L, int idx) {
+    http_req *r = check_req(L, idx);
+    stop_timer(r);
+    if (r->closed) return luaL_error(L, "http: use of a closed stream");
+    if (r->timed_out) {
+        r->timed_out = 0;
+        push_curl_error(L, r);
+        req_release(r);
+        return lua_error(L);
+    }
+    if (r->mode == M_SSE && r->evq_head) {
+        ev_node *n = r->evq_head;
+        r->evq_head = n->next;
+        if (!r->evq_head) r->evq_tail = NULL;
+        r->evq_bytes -= n->data_len + n->event_len + n->id_len;
+        r->events++;
+        lua_createtable(L, 0, 4);
+        lua_pushlstring(L, n->mem, n->data_len);
+        lua_setfield(L, -2, "data");
+        if (n->event_len) { lua_pushlstring(L, n->event, n->event_len); lua_setfield(L, -2, "event"); }
+        if (n->id_len) { lua_pushlstring(L, n->id, n->id_len); lua_setfield(L, -2, "id"); }
+        if (r->decode) {
+            char jerr[256];
+            if (!gl_json_decode(L, n->mem, n->data_len, jerr, sizeof jerr)) {
+                int e = gl_error_new(L, "protocol", "%s %s: malformed JSON in SSE event #%lu: %s", r->method, r->url,
+                                     r->events, jerr);
+                set_common(L, e, r);
+                lua_pushlstring(L, n->mem, n->data_len > 4096 ? 4096 : n->data_len);
+                lua_setfield(L, e, "data");
+                free(n);
+                return lua_error(L);
+            }
+            lua_setfield(L, -2, "json");
+        }
+        free(n);
+        if (r->paused && r->evq_bytes < HIGH_WATER / 2) {
+            r->paused = 0;
+            curl_easy_pause(r->easy, CURLPAUSE_CONT);
+        }
+        return 1;
+    }
+    if (r->mode == M_STREAM && r->body_off < r->body.len) {
+        lua_pushlstring(L, r->body.p + r->body_off, r->body.len - r->body_off);
+        r->body_off = r->body.len = 0;
+        r->events++;
+        if (r->paused) {
+            r->paused = 0;
+            curl_easy_pause(r->easy, CURLPAUSE_CONT);
+        }
+        return 1;
+    }
+    if (r->paused) { /* drained: let curl deliver more (may call write_cb now) */
+        r->paused = 0;
+        curl_easy_pause(r->easy, CURLPAUSE_CONT);
+        if (r->evq_head || r->body_off < r->body.len) return next_impl(L, idx);
+    }
+    if (r->state == S_DONE) {
+        if (r->mode == M_SSE) sse_end(L, r);
+        else if (r->result != CURLE_OK) {
+            push_curl_error(L, r);
+            req_release(r);
+            return lua_error(L);
+        }
+        req_release(r);
+        lua_pushnil(L);
+        return 1;
+    }
+    return wait_req(L, r, next_k);
+}
+
+/* it(req [, control]) -> next event/chunk, nil at the end; raises errors */
+static int l_next(lua_State *L) {
+    lua_settop(L, 1);
+    if (!gl_in_task(L)) return luaL_error(L, "http: stream iterators must run inside a task");
+    return next_impl(L, 1);
+}
+
+static int l_close(lua_State *L) {
+    req_release(check_req(L, 1));
+    return 0;
+}
+
+static int l_status(lua_State *L) {
+    http_req *r = check_req(L, 1);
+    lua_pushinteger(L, r->status);
+    return 1;
+}
+
+static int l_headers(lua_State *L) {
+    http_req *r = check_req(L, 1);
+    if (r->closed) return 0;
+    push_headers(L, r);
+    return 1;
+}
+
+static const luaL_Reg req_methods[] = {
+    {"next", l_next}, {"close", l_close}, {"status", l_status}, {"headers", l_headers}, {NULL, NULL},
+};
+
+int luaopen_glrun_http(lua_State *L) {
+    luaL_newlib(L, req_methods); /* methods table, upvalue for constructors */
+    if (luaL_newmetatable(L, REQ_MT)) {
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, req_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, req_gc);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, req_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+    int methods = lua_gettop(L);
+    lua_newtable(L);
+    const char *names[] = {"request", "stream", "sse"};
+    lua_CFunction fns[] = {l_request, l_stream, l_sse};
+    for (int i = 0; i < 3; i++) {
+        lua_pushvalue(L, methods);
+        lua_pushcclosure(L, fns[i], 1);
+        lua_setfield(L, -2, names[i]);
+    }
+    lua_pushstring(L, curl_version());
+    lua_setfield(L, -2, "curl_version");
+    return 1;
+}

@@ -1,0 +1,332 @@
+/*
+ * main.c — the glrun command: behaves like the stock lua interpreter where
+ * they overlap (script + arg table, -e, -l, -v, -, --), plus --mock,
+ * --policy, --log-level and --trace. The whole run is one task on one
+ * libuv loop; the process ends when every task is done.
+ *
+ * Exit status: 0 success, 1 script error, 2 usage error, 130 interrupted.
+ */
+#include "gl.h"
+#include "glsched.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <lualib.h>
+#include <curl/curl.h>
+
+#ifndef GLRUN_VERSION
+#define GLRUN_VERSION "0.0.0"
+#endif
+
+void gl_loader_init(lua_State *L, const char *script_dir);
+int gl_embedded_load(lua_State *L, const char *name);
+int gl_builtin_names(lua_State *L);
+void gl_http_shutdown(void);
+int gl_mock_start(uv_loop_t *loop, char *url, size_t urllen);
+void gl_mock_stop(void);
+
+static const char *progname = "glrun";
+
+static void usage_text(FILE *f) {
+    fprintf(f,
+"usage: glrun [options] [script [args...]]\n"
+"       glrun [options] NAME [args...]    run a built-in flow (see below)\n"
+"\n"
+"Runs a Lua 5.4 prompt flow for Google's Gemini API on one event loop.\n"
+"\n"
+"Options (like lua):\n"
+"  -e CHUNK          run the Lua string CHUNK (before the script)\n"
+"  -l MODULE         require MODULE and store it in the global MODULE\n"
+"  -v, --version     print the version and exit\n"
+"  -h, --help        print this help and exit\n"
+"  -                 read the script from standard input\n"
+"  --                stop handling options\n"
+"glrun options:\n"
+"  --mock            start glmock (the built-in offline Gemini) on a free\n"
+"                    loopback port for this run and point the client at it;\n"
+"                    no API key is needed and none is sent anywhere\n"
+"  --policy FILE     the fallback policy file (a Lua file returning a table)\n"
+"  --log-level LVL   error | warn (default) | info | debug | trace\n"
+"  --trace FILE      write a wire-level record (JSON lines) of every request,\n"
+"                    response, SSE chunk and WebSocket frame; secrets redacted\n"
+"\n"
+"Configuration (environment, as Google's official SDKs read it):\n"
+"  GEMINI_API_KEY or GOOGLE_API_KEY   API key (GOOGLE_API_KEY wins if both)\n"
+"  GOOGLE_GEMINI_BASE_URL             base URL of the Gemini API\n"
+"  GOOGLE_GENAI_API_VERSION           API version (default v1beta)\n"
+"  GLRUN_MODEL                        default REST model (gemini-2.5-flash)\n"
+"  GLRUN_MAX_RUN_SECONDS              interrupt a task that runs this long\n"
+"                                     without yielding (default 30)\n"
+"\n"
+"In scripts: gl.spawn(fn, ...), gl.sleep(s), gl.now(); require 'gemini'\n"
+"(ask, stream, rest), require 'glrun.http' (request, stream, sse).\n"
+"Exit status: 0 ok, 1 script error, 2 usage error, 130 interrupted.\n"
+"Docs: README.md and docs/ in the source tree.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "%s: ", progname);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'glrun --help'.\n");
+    return 2;
+}
+
+/* Print a failed task's error: "file:line: message" first, then the
+ * traceback. Error objects that say brief=true (configuration problems)
+ * print one line only. */
+static void report_error(lua_State *L, gl_task *t) {
+    lua_State *co = gl_task_thread(t);
+    int brief = 0;
+    if (lua_istable(co, -1)) {
+        lua_getfield(co, -1, "brief");
+        brief = lua_toboolean(co, -1);
+        lua_pop(co, 1);
+    }
+    if (brief) {
+        luaL_tolstring(co, -1, NULL);
+        fprintf(stderr, "%s: %s\n", progname, lua_tostring(co, -1));
+        lua_pop(co, 1);
+        return;
+    }
+    if (gl_task_traceback(L, t)) {
+        const char *tb = lua_tostring(L, -1);
+        if (lua_type(co, -1) != LUA_TSTRING) {
+            /* an error object has no position of its own: find one */
+            lua_Debug ar;
+            for (int lv = 0; lua_getstack(co, lv, &ar); lv++) {
+                lua_getinfo(co, "Sl", &ar);
+                if (ar.currentline > 0) {
+                    fprintf(stderr, "%s:%d: ", ar.short_src, ar.currentline);
+                    break;
+                }
+            }
+        }
+        fprintf(stderr, "%s\n", tb);
+        lua_pop(L, 1);
+    }
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static int load_chunk_error(lua_State *L, const char *what) {
+    fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
+    (void)what;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    const char *script = NULL;
+    int script_index = 0;
+    int use_mock = 0;
+    const char *policy = NULL, *trace = NULL, *level = NULL;
+    enum { ACT_E, ACT_L } act_kind[256];
+    const char *act_arg[256];
+    int nact = 0;
+
+    level = getenv("GLRUN_LOG_LEVEL");
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') break;
+        if (strcmp(a, "-") == 0) break; /* stdin script */
+        if (strcmp(a, "--") == 0) { i++; break; }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage_text(stdout); return 0; }
+        if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
+            printf("glrun %s (%s, libuv %s, %s, libwebsockets)\n", GLRUN_VERSION, LUA_RELEASE,
+                   uv_version_string(), curl_version());
+            return 0;
+        }
+        if (strcmp(a, "--mock") == 0) { use_mock = 1; continue; }
+        if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "--policy") == 0 ||
+            strcmp(a, "--trace") == 0 || strcmp(a, "--log-level") == 0) {
+            if (i + 1 >= argc) return usage_error("option '%s' needs an argument", a);
+            const char *v = argv[++i];
+            if (a[1] == 'e' || a[1] == 'l') {
+                if (nact == 256) return usage_error("too many -e/-l options%s", "");
+                act_kind[nact] = a[1] == 'e' ? ACT_E : ACT_L;
+                act_arg[nact++] = v;
+            } else if (strcmp(a, "--policy") == 0) policy = v;
+            else if (strcmp(a, "--trace") == 0) trace = v;
+            else level = v;
+            continue;
+        }
+        /* -eCHUNK / -lMOD glued forms, as lua accepts */
+        if ((a[1] == 'e' || a[1] == 'l') && a[2]) {
+            if (nact == 256) return usage_error("too many -e/-l options%s", "");
+            act_kind[nact] = a[1] == 'e' ? ACT_E : ACT_L;
+            act_arg[nact++] = a + 2;
+            continue;
+        }
+        return usage_error("unknown option '%s'", a);
+    }
+    if (i < argc) { script = argv[i]; script_index = i; }
+    if (level && gl_log_set_level(level) != 0)
+        return usage_error("--log-level must be error, warn, info, debug or trace, not '%s'", level);
+    if (!script && nact == 0) {
+        if (isatty(0)) {
+            usage_text(stderr);
+            return 2;
+        }
+        script = "-";
+        script_index = argc; /* no args */
+    }
+    if (policy && access(policy, R_OK) != 0)
+        return usage_error("--policy: cannot read '%s'", policy);
+    if (trace && gl_trace_open(trace) != 0) {
+        fprintf(stderr, "%s: --trace: cannot open '%s': %s\n", progname, trace, strerror(errno));
+        return 2;
+    }
+
+    /* Built-in flows: `glrun NAME` where NAME is not a file */
+    int builtin_flow = 0;
+    if (script && strcmp(script, "-") != 0 && access(script, F_OK) != 0 && !strchr(script, '/') &&
+        !strstr(script, ".lua"))
+        builtin_flow = 1;
+
+    uv_loop_t *loop = uv_default_loop();
+    lua_State *L = luaL_newstate();
+    if (!L) { fprintf(stderr, "%s: cannot create Lua state\n", progname); return 1; }
+    luaL_openlibs(L);
+    gl_sched_init(L, loop);
+
+    char script_dir[PATH_MAX];
+    const char *sdir = NULL;
+    if (script && strcmp(script, "-") != 0 && !builtin_flow) {
+        snprintf(script_dir, sizeof script_dir, "%s", script);
+        char *slash = strrchr(script_dir, '/');
+        if (slash) { *slash = 0; sdir = script_dir[0] ? script_dir : "/"; }
+        else sdir = ".";
+    }
+    gl_loader_init(L, sdir);
+
+    /* options the Lua side reads: glrun.core.options */
+    luaL_requiref(L, "glrun.core", luaopen_glrun_core, 0);
+    lua_newtable(L);
+    if (policy) { lua_pushstring(L, policy); lua_setfield(L, -2, "policy"); }
+    if (trace) { lua_pushstring(L, trace); lua_setfield(L, -2, "trace"); }
+    lua_pushboolean(L, use_mock);
+    lua_setfield(L, -2, "mock");
+    lua_setfield(L, -2, "options");
+    lua_pushcfunction(L, gl_builtin_names);
+    lua_setfield(L, -2, "builtin_names");
+    lua_pushstring(L, GLRUN_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_setglobal(L, "gl");
+
+    /* arg table, as lua builds it */
+    int nargs_script = script_index ? argc - script_index - 1 : 0;
+    if (nargs_script < 0) nargs_script = 0;
+    lua_createtable(L, nargs_script, script_index + 1);
+    for (int k = 0; k < argc; k++) {
+        lua_pushstring(L, argv[k]);
+        lua_rawseti(L, -2, k - (script_index ? script_index : argc));
+    }
+    lua_setglobal(L, "arg");
+
+    int status = 0;
+    char mock_url[256] = "";
+    if (use_mock) {
+        if (gl_mock_start(loop, mock_url, sizeof mock_url) != 0) { status = 1; goto out; }
+        setenv("GLRUN_MOCK", mock_url, 1);
+        setenv("GLMOCK_URL", mock_url, 1);
+        fprintf(stderr, "glrun: --mock: talking to glmock, the offline Gemini, at %s (no API key used)\n",
+                mock_url);
+    }
+
+    /* prelude: coroutine pass-through, globals */
+    if (gl_embedded_load(L, "glrun.prelude") != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        fprintf(stderr, "%s: internal error in prelude: %s\n", progname, lua_tostring(L, -1));
+        status = 1;
+        goto out;
+    }
+    /* the prelude returns run_main(actions) */
+    lua_newtable(L); /* actions: {fn, ...} or {"-l", name} */
+    int n = 0;
+    for (int k = 0; k < nact; k++) {
+        if (act_kind[k] == ACT_E) {
+            if (luaL_loadbuffer(L, act_arg[k], strlen(act_arg[k]), "=(command line)") != LUA_OK) {
+                status = load_chunk_error(L, "-e");
+                goto out;
+            }
+        } else {
+            lua_pushstring(L, act_arg[k]);
+        }
+        lua_rawseti(L, -2, ++n);
+    }
+    if (script) {
+        int lst;
+        if (builtin_flow) {
+            char name[256];
+            snprintf(name, sizeof name, "glrun.scripts.%s", script);
+            lst = gl_embedded_load(L, name);
+            if (lst < 0) {
+                fprintf(stderr, "%s: cannot open %s (no such file, and no built-in flow of that name)\n",
+                        progname, script);
+                status = 1;
+                goto out;
+            }
+        } else {
+            lst = luaL_loadfile(L, strcmp(script, "-") == 0 ? NULL : script);
+        }
+        if (lst != LUA_OK) { status = load_chunk_error(L, script); goto out; }
+        lua_rawseti(L, -2, ++n);
+        lua_pushinteger(L, n);
+        lua_setfield(L, -2, "script");
+    }
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "n");
+
+    /* main task: run_main(actions, args...) */
+    int top = lua_gettop(L);
+    for (int k = script_index + 1; script_index && k < argc; k++) lua_pushstring(L, argv[k]);
+    int pushed = lua_gettop(L) - top;
+    gl_task *main_task = gl_task_spawn(L, pushed + 1); /* run_main, actions, args */
+    int main_idx = lua_gettop(L);
+
+    if (gl_sched_run() != 0) {
+        fprintf(stderr, "%s: %d task(s) wait for something that can never happen (deadlock)\n", progname,
+                gl_sched_live());
+        status = 1;
+    }
+    gl_task_mark_joined(L, main_task, main_idx);
+    if (gl_task_failed(main_task)) {
+        lua_State *co = gl_task_thread(main_task);
+        int interrupted = 0;
+        if (lua_istable(co, -1)) {
+            lua_getfield(co, -1, "kind");
+            interrupted = lua_isstring(co, -1) && strcmp(lua_tostring(co, -1), "interrupted") == 0;
+            lua_pop(co, 1);
+        }
+        if (interrupted || gl_sched_interrupted()) {
+            fprintf(stderr, "%s: interrupted\n", progname);
+            status = 130;
+        } else {
+            report_error(L, main_task);
+            status = 1;
+        }
+    } else if (gl_sched_interrupted()) {
+        status = 130;
+    }
+    if (gl_sched_report_failures(L, status == 0) > 0 && status == 0) status = 1;
+
+out:
+    fflush(stdout);
+    lua_close(L); /* __gc closes handles */
+    gl_http_shutdown();
+    gl_mock_stop();
+    gl_sched_close();
+    /* let close callbacks run */
+    uv_walk(loop, close_walk, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    gl_trace_close();
+    gl_secrets_free();
+    return status;
+}

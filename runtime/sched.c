@@ -1,0 +1,552 @@
+/*
+ * sched.c — tasks: Lua coroutines run on one libuv loop.
+ *
+ * A task runs until it parks on a gl_waiter (gl_yield) or finishes. Event
+ * callbacks call gl_wake(), which only links the task into a ready queue;
+ * an idle handle drains that queue from the loop, so Lua is never resumed
+ * from inside a libcurl or libwebsockets callback.
+ *
+ * A count hook measures how long the running task has gone without
+ * yielding: past a warning threshold it is reported once, past the limit
+ * it is interrupted with an error. The same hook turns SIGINT into an
+ * "interrupted" error inside a busy task.
+ */
+#include "gl.h"
+#include "glsched.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TASK_MT "glrun.task"
+#define HOOK_COUNT 10000
+
+enum { T_READY, T_RUNNING, T_PARKED, T_DONE, T_FAILED };
+static const char *const status_names[] = {"ready", "running", "waiting", "done", "failed"};
+
+struct gl_task {
+    lua_State *co;
+    int ref;            /* registry ref to the task userdata while alive */
+    int status;
+    int queued;
+    int joined;         /* someone collected the result */
+    int id;
+    gl_task *next;      /* ready queue */
+    gl_waiter *waiting; /* where it is parked */
+    lua_KFunction k;
+    lua_KContext kctx;
+    int nargs;          /* values to pass on the next resume (first run) */
+    int nres;           /* results kept on co's stack when done */
+    gl_waiter **joiners;
+    int njoiners;
+    int tb_ref;         /* traceback string of a failure */
+    gl_task *prev_live, *next_live; /* all unfinished tasks */
+};
+
+static struct {
+    lua_State *L;
+    uv_loop_t *loop;
+    uv_idle_t idle;
+    gl_task *head, *tail;
+    gl_task *current;
+    int live;            /* tasks not yet finished */
+    int next_id;
+    uint64_t slice_start;
+    double warn_after, limit_after;
+    int warned;
+    volatile sig_atomic_t interrupted;
+    uv_async_t sigasync;
+    int failed_unjoined; /* count of failed tasks nobody joined */
+    gl_task *all;        /* unfinished tasks, for interrupts */
+} rt;
+
+static char SENTINEL;   /* address yielded by parked tasks */
+static char FAILED_KEY; /* registry table of failed, unjoined tasks */
+
+uv_loop_t *gl_loop(lua_State *L) { (void)L; return rt.loop; }
+
+int gl_in_task(lua_State *L) { return rt.current != NULL && lua_isyieldable(L); }
+
+static void idle_cb(uv_idle_t *h);
+
+static void enqueue(gl_task *t) {
+    if (t->queued || t->status == T_DONE || t->status == T_FAILED) return;
+    t->queued = 1;
+    t->status = T_READY;
+    t->next = NULL;
+    if (rt.tail) rt.tail->next = t;
+    else rt.head = t;
+    rt.tail = t;
+    if (!uv_is_active((uv_handle_t *)&rt.idle)) uv_idle_start(&rt.idle, idle_cb);
+}
+
+void gl_wake(gl_waiter *w) {
+    gl_task *t = w->task;
+    if (!t) return;
+    w->task = NULL;
+    if (t->waiting == w) t->waiting = NULL;
+    enqueue(t);
+}
+
+void gl_waiter_cancel(gl_waiter *w) { gl_wake(w); }
+
+static int task_k(lua_State *L, int status, lua_KContext ctx) {
+    gl_task *t = (gl_task *)ctx;
+    (void)status;
+    if (rt.interrupted) {
+        gl_error_new(L, "interrupted", "interrupted");
+        return lua_error(L);
+    }
+    lua_KFunction k = t->k;
+    lua_KContext c = t->kctx;
+    t->k = NULL;
+    return k(L, LUA_YIELD, c);
+}
+
+int gl_yield(lua_State *L, gl_waiter *w, lua_KContext ctx, lua_KFunction k) {
+    gl_task *t = rt.current;
+    if (!t || !lua_isyieldable(L))
+        return luaL_error(L, "this call waits for the network or a timer and must run inside a task "
+                             "(the main script, or a function started with gl.spawn)");
+    if (w->task && w->task != t) return luaL_error(L, "another task is already waiting on this handle");
+    w->task = t;
+    t->waiting = w;
+    t->k = k;
+    t->kctx = ctx;
+    t->status = T_PARKED;
+    lua_pushlightuserdata(L, &SENTINEL);
+    return lua_yieldk(L, 1, (lua_KContext)t, task_k);
+}
+
+/* ---- the runaway hook ------------------------------------------------ */
+
+static void where(lua_State *L, char *buf, size_t len) {
+    lua_Debug ar;
+    buf[0] = 0;
+    for (int lv = 0; lua_getstack(L, lv, &ar); lv++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0) {
+            snprintf(buf, len, "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+}
+
+static void hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    if (rt.interrupted) {
+        gl_error_new(L, "interrupted", "interrupted");
+        lua_error(L);
+    }
+    double secs = (uv_hrtime() - rt.slice_start) / 1e9;
+    if (secs < rt.warn_after) return;
+    char at[256];
+    where(L, at, sizeof at);
+    if (rt.limit_after > 0 && secs >= rt.limit_after) {
+        gl_error_new(L, "runaway",
+                     "task %d ran %.1f s without yielding (at %s); interrupted "
+                     "(limit set by GLRUN_MAX_RUN_SECONDS)",
+                     rt.current ? rt.current->id : 0, secs, at);
+        lua_error(L);
+    }
+    if (!rt.warned) {
+        rt.warned = 1;
+        gl_log(GL_LOG_WARN, "sched",
+               "task %d has run %.1f s without yielding (at %s): every other task is frozen meanwhile",
+               rt.current ? rt.current->id : 0, secs, at);
+    }
+}
+
+/* ---- running tasks --------------------------------------------------- */
+
+static gl_task *check_task(lua_State *L, int i) { return (gl_task *)luaL_checkudata(L, i, TASK_MT); }
+
+static void finish(gl_task *t, int failed) {
+    t->status = failed ? T_FAILED : T_DONE;
+    rt.live--;
+    if (t->prev_live) t->prev_live->next_live = t->next_live;
+    else rt.all = t->next_live;
+    if (t->next_live) t->next_live->prev_live = t->prev_live;
+    t->prev_live = t->next_live = NULL;
+    for (int i = 0; i < t->njoiners; i++) gl_wake(t->joiners[i]);
+    free(t->joiners);
+    t->joiners = NULL;
+    t->njoiners = 0;
+    if (failed && !t->joined) {
+        /* remember it, so an unjoined failure is reported at exit */
+        lua_rawgetp(rt.L, LUA_REGISTRYINDEX, &FAILED_KEY);
+        lua_rawgeti(rt.L, LUA_REGISTRYINDEX, t->ref);
+        lua_pushboolean(rt.L, 1);
+        lua_rawset(rt.L, -3);
+        lua_pop(rt.L, 1);
+        rt.failed_unjoined++;
+    }
+    luaL_unref(rt.L, LUA_REGISTRYINDEX, t->ref);
+    t->ref = LUA_NOREF;
+}
+
+static void run(gl_task *t) {
+    int nres = 0;
+    rt.current = t;
+    t->status = T_RUNNING;
+    rt.slice_start = uv_hrtime();
+    rt.warned = 0;
+    int nargs = t->nargs;
+    t->nargs = 0;
+    int st = lua_resume(t->co, rt.L, nargs, &nres);
+    rt.current = NULL;
+    if (st == LUA_YIELD) {
+        lua_pop(t->co, nres);
+        if (t->status != T_PARKED) enqueue(t); /* a plain coroutine.yield(): let others run */
+        return;
+    }
+    if (st == LUA_OK) {
+        t->nres = nres;
+        finish(t, 0);
+        return;
+    }
+    /* failure: keep the error value on co's stack, and a traceback */
+    const char *msg = lua_tostring(t->co, -1);
+    if (!msg) {
+        if (luaL_callmeta(t->co, -1, "__tostring") && lua_type(t->co, -1) == LUA_TSTRING) {
+            msg = lua_tostring(t->co, -1);
+            lua_pop(t->co, 1);
+        } else msg = "(error object is not a string)";
+    }
+    luaL_traceback(rt.L, t->co, msg, 0);
+    t->tb_ref = luaL_ref(rt.L, LUA_REGISTRYINDEX);
+    t->nres = 1;
+    finish(t, 1);
+}
+
+static void idle_cb(uv_idle_t *h) {
+    (void)h;
+    gl_task *last = rt.tail; /* run only what is ready now: I/O gets its turn */
+    while (rt.head) {
+        gl_task *t = rt.head;
+        rt.head = t->next;
+        if (!rt.head) rt.tail = NULL;
+        t->queued = 0;
+        t->next = NULL;
+        run(t);
+        if (t == last) break;
+    }
+    if (!rt.head) uv_idle_stop(&rt.idle);
+}
+
+/* Create a task running the function at stack index fidx with nargs args
+ * above it (they are moved). Pushes the task userdata. */
+gl_task *gl_task_spawn(lua_State *L, int nargs) {
+    int fidx = lua_gettop(L) - nargs;
+    luaL_checktype(L, fidx, LUA_TFUNCTION);
+    gl_task *t = (gl_task *)lua_newuserdatauv(L, sizeof *t, 1);
+    memset(t, 0, sizeof *t);
+    t->ref = LUA_NOREF;
+    t->tb_ref = LUA_NOREF;
+    t->id = ++rt.next_id;
+    luaL_setmetatable(L, TASK_MT);
+    lua_State *co = lua_newthread(L);
+    lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_COUNT);
+    lua_setiuservalue(L, -2, 1); /* task keeps its thread alive */
+    t->co = co;
+    /* move function + args to the thread */
+    lua_rotate(L, fidx, 1); /* ... task fn args */
+    lua_xmove(L, co, nargs + 1);
+    t->nargs = nargs;
+    lua_pushvalue(L, -1);
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    rt.live++;
+    t->next_live = rt.all;
+    if (rt.all) rt.all->prev_live = t;
+    rt.all = t;
+    enqueue(t);
+    return t;
+}
+
+/* gl.spawn(fn, ...) -> task */
+static int l_spawn(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    gl_task_spawn(L, lua_gettop(L) - 1);
+    return 1;
+}
+
+static int push_results(lua_State *L, gl_task *t) {
+    if (t->joined == 0 && t->status == T_FAILED) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+        rt.failed_unjoined--;
+    }
+    t->joined = 1;
+    int n = t->nres;
+    luaL_checkstack(L, n + 1, "too many results");
+    if (t->status == T_FAILED) {
+        lua_pushnil(L);
+        lua_pushvalue(t->co, -1);
+        lua_xmove(t->co, L, 1);
+        return 2;
+    }
+    int base = lua_gettop(t->co) - n;
+    for (int i = 1; i <= n; i++) lua_pushvalue(t->co, base + i);
+    lua_xmove(t->co, L, n);
+    return n;
+}
+
+static int join_k(lua_State *L, int status, lua_KContext ctx) {
+    gl_task *t = check_task(L, 1);
+    gl_waiter *w = (gl_waiter *)ctx;
+    if (t->status == T_DONE || t->status == T_FAILED) {
+        free(w);
+        return push_results(L, t);
+    }
+    return gl_yield(L, w, ctx, join_k);
+}
+
+/* task:join() -> the task's results, or nil, err if it failed */
+static int l_join(lua_State *L) {
+    gl_task *t = check_task(L, 1);
+    if (t->status == T_DONE || t->status == T_FAILED) return push_results(L, t);
+    if (t == rt.current) return luaL_error(L, "a task cannot join itself");
+    gl_waiter *w = calloc(1, sizeof *w);
+    if (!w) return luaL_error(L, "out of memory");
+    gl_waiter **j = realloc(t->joiners, sizeof *j * (t->njoiners + 1));
+    if (!j) { free(w); return luaL_error(L, "out of memory"); }
+    t->joiners = j;
+    t->joiners[t->njoiners++] = w;
+    return gl_yield(L, w, (lua_KContext)w, join_k);
+}
+
+static int l_status(lua_State *L) {
+    lua_pushstring(L, status_names[check_task(L, 1)->status]);
+    return 1;
+}
+
+static int l_task_tostring(lua_State *L) {
+    gl_task *t = check_task(L, 1);
+    lua_pushfstring(L, "task %d (%s)", t->id, status_names[t->status]);
+    return 1;
+}
+
+static int l_task_gc(lua_State *L) {
+    gl_task *t = check_task(L, 1);
+    free(t->joiners);
+    t->joiners = NULL;
+    if (t->tb_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, t->tb_ref);
+    t->tb_ref = LUA_NOREF;
+    return 0;
+}
+
+/* ---- sleep / now ----------------------------------------------------- */
+
+typedef struct sleeper {
+    uv_timer_t timer;
+    gl_waiter w;
+    int fired;
+} sleeper;
+
+static void sleeper_free(uv_handle_t *h) { free(h->data); }
+static void sleep_cb(uv_timer_t *tm) {
+    sleeper *s = tm->data;
+    s->fired = 1;
+    gl_wake(&s->w);
+}
+
+static void sleeper_close(sleeper **sp) {
+    if (*sp) {
+        uv_close((uv_handle_t *)&(*sp)->timer, sleeper_free);
+        *sp = NULL;
+    }
+}
+
+static int sleep_gc(lua_State *L) {
+    sleeper_close(lua_touserdata(L, 1));
+    return 0;
+}
+
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+    sleeper **sp = lua_touserdata(L, 2);
+    if (!(*sp)->fired) return gl_yield(L, &(*sp)->w, ctx, sleep_k);
+    sleeper_close(sp);
+    return 0;
+}
+
+/* gl.sleep(seconds) — yields the task; 0 just lets other tasks run */
+static int l_sleep(lua_State *L) {
+    double secs = luaL_checknumber(L, 1);
+    luaL_argcheck(L, secs >= 0, 1, "negative duration");
+    lua_settop(L, 1);
+    if (!gl_in_task(L)) return luaL_error(L, "gl.sleep must be called inside a task");
+    sleeper **sp = lua_newuserdatauv(L, sizeof *sp, 0);
+    *sp = NULL;
+    if (luaL_newmetatable(L, "glrun.sleeper")) {
+        lua_pushcfunction(L, sleep_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    sleeper *s = calloc(1, sizeof *s);
+    if (!s) return luaL_error(L, "out of memory");
+    uv_timer_init(rt.loop, &s->timer);
+    s->timer.data = s;
+    *sp = s;
+    uv_timer_start(&s->timer, sleep_cb, (uint64_t)(secs * 1000 + 0.5), 0);
+    return gl_yield(L, &s->w, 0, sleep_k);
+}
+
+static int l_now(lua_State *L) {
+    lua_pushnumber(L, uv_hrtime() / 1e9);
+    return 1;
+}
+
+static int l_time(lua_State *L) {
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    lua_pushnumber(L, tv.tv_sec + tv.tv_usec / 1e6);
+    return 1;
+}
+
+static int l_current(lua_State *L) {
+    if (!rt.current || rt.current->ref == LUA_NOREF) return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt.current->ref);
+    return 1;
+}
+
+static int l_sentinel(lua_State *L) {
+    lua_pushlightuserdata(L, &SENTINEL);
+    return 1;
+}
+
+static const luaL_Reg sched_funcs[] = {
+    {"spawn", l_spawn}, {"sleep", l_sleep}, {"now", l_now}, {"time", l_time},
+    {"current", l_current}, {"_sentinel", l_sentinel}, {NULL, NULL},
+};
+
+static const luaL_Reg task_methods[] = {
+    {"join", l_join}, {"status", l_status}, {NULL, NULL},
+};
+
+void gl_core_register(lua_State *L);
+
+int luaopen_glrun_core(lua_State *L) {
+    if (luaL_newmetatable(L, TASK_MT)) {
+        luaL_newlib(L, task_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_task_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushcfunction(L, l_task_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, sched_funcs);
+    gl_core_register(L);
+    return 1;
+}
+
+/* ---- lifecycle (used by main.c) --------------------------------------- */
+
+static void sig_handler(int sig) {
+    (void)sig;
+    if (rt.interrupted) { /* second Ctrl-C: leave now */
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+        return;
+    }
+    rt.interrupted = 1;
+    uv_async_send(&rt.sigasync);
+}
+
+static void gl_task_wake_all(void) {
+    for (gl_task *t = rt.all; t; t = t->next_live)
+        if (t->waiting) gl_wake(t->waiting);
+}
+
+static void sigasync_cb(uv_async_t *a) {
+    (void)a;
+    gl_log(GL_LOG_INFO, "sched", "interrupted: stopping tasks");
+    /* parked tasks wake up and raise "interrupted" in task_k */
+    gl_task_wake_all();
+}
+
+void gl_sched_init(lua_State *L, uv_loop_t *loop) {
+    memset(&rt, 0, sizeof rt);
+    rt.L = L;
+    rt.loop = loop;
+    uv_idle_init(loop, &rt.idle);
+    uv_async_init(loop, &rt.sigasync, sigasync_cb);
+    uv_unref((uv_handle_t *)&rt.sigasync);
+    const char *w = getenv("GLRUN_WARN_RUN_SECONDS");
+    const char *m = getenv("GLRUN_MAX_RUN_SECONDS");
+    rt.warn_after = w ? atof(w) : 2.0;
+    rt.limit_after = m ? atof(m) : 30.0;
+    if (rt.warn_after <= 0) rt.warn_after = 2.0;
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sig_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+
+int gl_sched_interrupted(void) { return rt.interrupted; }
+
+/* Run until every task is done. Returns 0, or -1 on a deadlock (tasks left
+ * waiting with nothing that could wake them). */
+int gl_sched_run(void) {
+    while (rt.live > 0) {
+        int more = uv_run(rt.loop, UV_RUN_ONCE);
+        if (!more && rt.live > 0 && !rt.head) return -1;
+    }
+    return 0;
+}
+
+int gl_sched_live(void) { return rt.live; }
+
+/* Report failed tasks nobody joined. Returns how many. */
+int gl_sched_report_failures(lua_State *L, int main_ok) {
+    int n = 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        gl_task *t = lua_touserdata(L, -1);
+        if (t && t->tb_ref != LUA_NOREF) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, t->tb_ref);
+            fprintf(stderr, "glrun: task %d failed and nobody joined it: %s\n", t->id, lua_tostring(L, -1));
+            lua_pop(L, 1);
+            n++;
+        }
+    }
+    lua_pop(L, 1);
+    (void)main_ok;
+    return n;
+}
+
+/* Main-task helpers for main.c */
+gl_task *gl_task_from(lua_State *L, int idx) { return check_task(L, idx); }
+int gl_task_failed(gl_task *t) { return t->status == T_FAILED; }
+lua_State *gl_task_thread(gl_task *t) { return t->co; }
+int gl_task_traceback(lua_State *L, gl_task *t) {
+    if (t->tb_ref == LUA_NOREF) return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->tb_ref);
+    return 1;
+}
+void gl_task_mark_joined(lua_State *L, gl_task *t, int idx) {
+    if (!t->joined && t->status == T_FAILED) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
+        lua_pushvalue(L, idx);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+        rt.failed_unjoined--;
+    }
+    t->joined = 1;
+}
+
+void gl_sched_close(void) {
+    uv_close((uv_handle_t *)&rt.idle, NULL);
+    uv_close((uv_handle_t *)&rt.sigasync, NULL);
+}

@@ -1,0 +1,62 @@
+# Helpers for the *.sh end-to-end tests. Each check prints "ok - what" or
+# "not ok - what: why"; `finish` exits 1 if any check failed.
+set -u
+: "${GLRUN:?}" "${GLMOCK:?}" "${SRC:?}"
+failures=0
+checks=0
+TMP=$(mktemp -d)
+GLMOCK_PID=
+cleanup() {
+  [ -n "$GLMOCK_PID" ] && kill "$GLMOCK_PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { checks=$((checks+1)); echo "ok - $1"; }
+bad() { checks=$((checks+1)); failures=$((failures+1)); echo "not ok - $1"; }
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+  if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected [$2], got [$3]"; fi
+}
+# expect_match WHAT REGEX TEXT
+expect_match() {
+  if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1"; else bad "$1: [$3] does not match /$2/"; fi
+}
+expect_no_match() {
+  if printf '%s' "$3" | grep -Eq -- "$2"; then bad "$1: [$3] matches /$2/"; else ok "$1"; fi
+}
+
+# run CMD...: sets OUT, ERR, RC (stdin from /dev/null, 60 s bound)
+run() {
+  timeout 60 "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+  RC=$?
+  OUT=$(cat "$TMP/out")
+  ERR=$(cat "$TMP/err")
+}
+
+# start_glmock [ARGS...]: starts glmock on a free port, sets GLMOCK_URL
+start_glmock() {
+  "$GLMOCK" --port 0 "$@" >"$TMP/glmock.out" 2>"$TMP/glmock.err" &
+  GLMOCK_PID=$!
+  for _ in $(seq 1 100); do
+    GLMOCK_URL=$(grep -o 'http://[0-9.:]*' "$TMP/glmock.out" 2>/dev/null | head -1)
+    [ -n "$GLMOCK_URL" ] && break
+    sleep 0.05
+  done
+  [ -n "$GLMOCK_URL" ] || { echo "not ok - glmock did not start"; exit 1; }
+  export GLMOCK_URL
+}
+
+# a clean environment for glrun: no keys, no Vertex, no proxy
+clean_env() {
+  unset GEMINI_API_KEY GOOGLE_API_KEY GOOGLE_GENAI_USE_VERTEXAI GOOGLE_GENAI_USE_ENTERPRISE \
+        GOOGLE_CLOUD_PROJECT GOOGLE_CLOUD_LOCATION GOOGLE_APPLICATION_CREDENTIALS \
+        GOOGLE_GEMINI_BASE_URL GLRUN_MOCK HTTPS_PROXY https_proxy HTTP_PROXY http_proxy 2>/dev/null || true
+}
+
+finish() {
+  echo "# $((checks-failures)) of $checks checks passed"
+  [ "$failures" -eq 0 ] || exit 1
+  exit 0
+}

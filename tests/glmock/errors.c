@@ -1,0 +1,105 @@
+/* google.rpc.Status error bodies, as the real service sends them
+ * (PROTOCOL.md §2.3). */
+#include "glmock.h"
+
+#include <stdio.h>
+
+json_t *rpc_error(int code, const char *status, const char *message)
+{
+    return json_pack("{s:{s:i, s:s, s:s}}", "error", "code", code, "message", message, "status", status);
+}
+
+static json_t *with_details(json_t *e, json_t *details)
+{
+    json_object_set_new(json_object_get(e, "error"), "details", details);
+    return e;
+}
+
+static json_t *key_invalid(const char *msg)
+{
+    json_t *e = rpc_error(400, "INVALID_ARGUMENT", msg);
+    return with_details(e, json_pack("[{s:s, s:s, s:s, s:{s:s}}, {s:s, s:s, s:s}]",
+        "@type", "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason", "API_KEY_INVALID",
+        "domain", "googleapis.com",
+        "metadata", "service", "generativelanguage.googleapis.com",
+        "@type", "type.googleapis.com/google.rpc.LocalizedMessage",
+        "locale", "en-US",
+        "message", msg));
+}
+
+json_t *err_bad_key(void) { return key_invalid("API key not valid. Please pass a valid API key."); }
+json_t *err_expired_key(void) { return key_invalid("API key expired. Please renew the API key."); }
+
+json_t *err_no_key(void)
+{
+    return rpc_error(403, "PERMISSION_DENIED",
+        "Method doesn't allow unregistered callers (callers without established identity). "
+        "Please use API Key or other form of API consumer identity to call this API.");
+}
+
+static json_t *quota(const char *model, const char *quota_id, const char *value, const char *delay,
+                     const char *retry_text)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg,
+        "You exceeded your current quota, please check your plan and billing details. For more "
+        "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. "
+        "To monitor your current usage, head to: https://ai.dev/rate-limit. \n"
+        "* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
+        "limit: %s, model: %s\nPlease retry in %s.", value, model, retry_text);
+    json_t *e = rpc_error(429, "RESOURCE_EXHAUSTED", msg);
+    json_t *viol = json_pack("{s:s, s:s, s:{s:s, s:s}}",
+        "quotaMetric", "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+        "quotaId", quota_id,
+        "quotaDimensions", "location", "global", "model", model);
+    json_object_set_new(viol, "quotaValue", json_string(value));
+    return with_details(e, json_pack("[{s:s, s:[{s:s, s:s}]}, {s:s, s:[o]}, {s:s, s:s}]",
+        "@type", "type.googleapis.com/google.rpc.Help",
+        "links", "description", "Learn more about Gemini API quotas",
+                 "url", "https://ai.google.dev/gemini-api/docs/rate-limits",
+        "@type", "type.googleapis.com/google.rpc.QuotaFailure",
+        "violations", viol,
+        "@type", "type.googleapis.com/google.rpc.RetryInfo",
+        "retryDelay", delay));
+}
+
+json_t *err_ratelimited(const char *model)
+{
+    return quota(model, "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10", "1.5s", "1.5s");
+}
+
+json_t *err_perday(const char *model)
+{
+    return quota(model, "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "20", "47s", "47.884324799s");
+}
+
+json_t *err_overloaded(void)
+{
+    return rpc_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.");
+}
+
+json_t *err_internal(void)
+{
+    return rpc_error(500, "INTERNAL", "Internal error encountered.");
+}
+
+json_t *err_not_found_model(const char *model, const char *version, const char *method)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg,
+        "models/%s is not found for API version %s, or is not supported for %s. "
+        "Call ListModels to see the list of available models and their supported methods.",
+        model, version, method);
+    return rpc_error(404, "NOT_FOUND", msg);
+}
+
+json_t *err_bad_json(const char *detail)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "Invalid JSON payload received. %s", detail);
+    json_t *e = rpc_error(400, "INVALID_ARGUMENT", msg);
+    return with_details(e, json_pack("[{s:s, s:[{s:s}]}]",
+        "@type", "type.googleapis.com/google.rpc.BadRequest",
+        "fieldViolations", "description", msg));
+}

@@ -1,0 +1,516 @@
+/* Live API sessions (BidiGenerateContent, PROTOCOL.md §3): setup checks and
+ * the close codes of §3.8, text and audio turns, transcription, tool calls,
+ * interruption, session resumption, goAway, and the per-turn faults chosen
+ * by words in the user's text. Server messages are pretty JSON + "\n", one
+ * per (binary) frame. */
+#include "glmock.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INVALID_ARG "Request contains an invalid argument."
+#define BIGFRAME_BYTES (8u << 20)
+
+enum {
+    F_DROP = 1, F_FRAGMENT = 2, F_SLOW = 4, F_BIG = 8, F_GOAWAY = 16,
+};
+
+typedef struct live {
+    conn_t *c;
+    char version[16];
+    char *key;
+    bool setup_done;
+    char *model;
+    const model_t *m;
+    bool audio, in_tx, out_tx, resumption;
+    char *fn_name;
+    int next_turn;          /* turn ids tag queued messages, for interruption */
+    int cur_turn;
+    char *pending_id;       /* tool call awaiting its toolResponse */
+    int pending_flags;
+    int pending_ptok;
+    int calls;
+    uint64_t audio_bytes;
+    int audio_rate;
+    uint64_t tone_pos;
+    int history_tokens;     /* conversation so far, carried over by resumption */
+    int turns_done;
+} live_t;
+
+/* Resumption handles issued by this process: "h-<n>" -> conversation state. */
+typedef struct {
+    int n;
+    int turns, history;
+} handle_t;
+static handle_t *g_handles;
+static size_t g_nhandles, g_caphandles;
+static int g_next_handle = 1;
+
+#define MAX_HANDLES 100000
+
+int live_handles_count(void) { return (int)g_nhandles; }
+
+void live_global_free(void)
+{
+    free(g_handles);
+    g_handles = NULL;
+    g_nhandles = g_caphandles = 0;
+}
+
+static int handle_issue(live_t *l)
+{
+    if (g_nhandles == MAX_HANDLES) {     /* forget the oldest half */
+        memmove(g_handles, g_handles + MAX_HANDLES / 2, (MAX_HANDLES / 2) * sizeof *g_handles);
+        g_nhandles = MAX_HANDLES / 2;
+    }
+    if (g_nhandles == g_caphandles) {
+        g_caphandles = g_caphandles ? g_caphandles * 2 : 64;
+        g_handles = realloc(g_handles, g_caphandles * sizeof *g_handles);
+        if (!g_handles) abort();
+    }
+    handle_t *h = &g_handles[g_nhandles++];
+    h->n = g_next_handle++;
+    h->turns = l->turns_done;
+    h->history = l->history_tokens;
+    return h->n;
+}
+
+static handle_t *handle_find(const char *s)
+{
+    if (strncmp(s, "h-", 2) != 0) return NULL;
+    char *end;
+    long n = strtol(s + 2, &end, 10);
+    if (*end || n <= 0) return NULL;
+    for (size_t i = 0; i < g_nhandles; i++)
+        if (g_handles[i].n == n) return &g_handles[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ sending */
+
+static void send_json(live_t *l, json_t *j, unsigned delay, int flags, int turn)
+{
+    char *s = json_pretty(j);
+    ws_send_msg(l->c, s, strlen(s), delay, flags & F_FRAGMENT, turn);
+    free(s);
+    json_decref(j);
+}
+
+static void close_with(live_t *l, int code, const char *reason)
+{
+    ws_close_now(l->c, code, reason);
+}
+
+static void on_goaway_close(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    LOG("conn %llu: goAway time is up", (unsigned long long)c->id);
+    ws_close_now(c, 1000, "");
+}
+
+static void start_goaway_timer(conn_t *c)
+{
+    uv_timer_start(&c->deadline, on_goaway_close, 2000, 0);
+}
+
+static void on_lifetime_close(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    ws_close_now(c, 1000, "");
+}
+
+static void on_lifetime_goaway(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    live_t *l = c->live;
+    if (!l || c->ws_close_sent) return;
+    double lead = g_opt.lifetime >= 4 ? 2.0 : g_opt.lifetime / 2;
+    char tl[32];
+    snprintf(tl, sizeof tl, "%gs", lead);
+    LOG("conn %llu: lifetime reached: goAway", (unsigned long long)c->id);
+    send_json(l, json_pack("{s:{s:s}}", "goAway", "timeLeft", tl), 0, 0, 0);
+    oq_pump(c);
+    uv_timer_start(&c->deadline, on_lifetime_close, (uint64_t)(lead * 1000), 0);
+}
+
+static json_t *usage_json(int ptok, int rtok, bool audio)
+{
+    return json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}], s:[{s:s, s:i}]}",
+        "promptTokenCount", ptok, "responseTokenCount", rtok, "totalTokenCount", ptok + rtok,
+        "promptTokensDetails", "modality", "TEXT", "tokenCount", ptok,
+        "responseTokensDetails", "modality", audio ? "AUDIO" : "TEXT", "tokenCount", rtok);
+}
+
+static void send_resumption_update(live_t *l, int turn)
+{
+    if (!l->resumption) return;
+    char h[32];
+    snprintf(h, sizeof h, "h-%d", handle_issue(l));
+    send_json(l, json_pack("{s:{s:s, s:b}}", "sessionResumptionUpdate", "newHandle", h, "resumable", 1), 0, 0, turn);
+}
+
+/* 440 Hz, PCM16LE mono 24 kHz, 100 ms per word; phase continues across frames. */
+static json_t *audio_part(live_t *l, size_t words)
+{
+    size_t samples = 2400 * (words ? words : 1);
+    unsigned char *pcm = xmalloc(samples * 2);
+    for (size_t i = 0; i < samples; i++) {
+        double t = (double)(l->tone_pos++) / 24000.0;
+        int16_t v = (int16_t)lrint(0.3 * 32767.0 * sin(2 * M_PI * 440.0 * t));
+        pcm[2 * i] = (unsigned char)(v & 0xff);
+        pcm[2 * i + 1] = (unsigned char)((uint16_t)v >> 8);
+    }
+    char *b64 = b64_encode(pcm, samples * 2);
+    free(pcm);
+    json_t *p = json_pack("{s:{s:s, s:s}}", "inlineData", "mimeType", "audio/pcm;rate=24000", "data", b64);
+    free(b64);
+    return p;
+}
+
+/* Stream one model reply: modelTurn chunks (text, or audio + transcription),
+ * generationComplete, turnComplete + usageMetadata, sessionResumptionUpdate. */
+static void emit_reply(live_t *l, const char *text, int ptok, int flags)
+{
+    conn_t *c = l->c;
+    int turn = ++l->next_turn;
+    l->cur_turn = turn;
+    unsigned delay = (flags & F_SLOW) ? 200 : g_opt.chunk_delay_ms;
+    char *big = NULL;
+    if (flags & F_BIG) {
+        buf_t b = {0};
+        buf_adds(&b, text);
+        static const char *w[] = {" lorem", " ipsum", " dolor", " sit", " amet"};
+        for (size_t i = 0; b.len < BIGFRAME_BYTES; i++) buf_adds(&b, w[i % 5]);
+        big = b.p;
+        text = big;
+    }
+    size_t *st;
+    size_t np = (flags & F_BIG) ? 1 : split_chunks(text, &st);
+    if (flags & F_BIG) {
+        st = xmalloc(2 * sizeof *st);
+        st[0] = 0;
+        st[1] = strlen(text);
+    }
+    int rtok = 0;
+    bool first = true;
+    for (size_t k = 0; k < np; k++) {
+        size_t n = st[k + 1] - st[k];
+        char *piece = xmalloc(n + 1);
+        memcpy(piece, text + st[k], n);
+        piece[n] = 0;
+        size_t words = count_words(piece);
+        rtok += (int)words;
+        json_t *part = l->audio ? audio_part(l, words) : json_pack("{s:s}", "text", piece);
+        send_json(l, json_pack("{s:{s:{s:[o]}}}", "serverContent", "modelTurn", "parts", part),
+                  first ? 0 : delay, flags, turn);
+        first = false;
+        if (l->audio && l->out_tx)
+            send_json(l, json_pack("{s:{s:{s:s}}}", "serverContent", "outputTranscription", "text", piece),
+                      0, flags, turn);
+        free(piece);
+        if (flags & F_DROP) {
+            free(st);
+            free(big);
+            item_t *it = oq_push(c, IT_ABORT, NULL, 0, delay);
+            it->turn = turn;
+            oq_pump(c);
+            return;
+        }
+    }
+    free(st);
+    free(big);
+    send_json(l, json_pack("{s:{s:b}}", "serverContent", "generationComplete", 1), delay, flags, turn);
+    int total_prompt = l->history_tokens + ptok;
+    send_json(l, json_pack("{s:{s:b}, s:o}", "serverContent", "turnComplete", 1,
+                           "usageMetadata", usage_json(total_prompt, rtok, l->audio)), 0, flags, turn);
+    l->history_tokens += ptok + rtok;
+    l->turns_done++;
+    send_resumption_update(l, turn);
+    if (flags & F_GOAWAY) {
+        send_json(l, json_pack("{s:{s:s}}", "goAway", "timeLeft", "2s"), 0, 0, 0);
+        item_t *it = oq_push(c, IT_CALL, NULL, 0, 0);
+        it->fn = start_goaway_timer;
+    }
+    oq_pump(c);
+}
+
+/* A new turn while the previous reply is still being written: cut it. */
+static void interrupt_current(live_t *l)
+{
+    conn_t *c = l->c;
+    if (l->pending_id) {
+        send_json(l, json_pack("{s:{s:[s]}}", "toolCallCancellation", "ids", l->pending_id), 0, 0, 0);
+        free(l->pending_id);
+        l->pending_id = NULL;
+    } else if (!(l->cur_turn && oq_has_turn(c, l->cur_turn))) {
+        return;
+    } else {
+        oq_clear_turn(c, l->cur_turn);
+    }
+    l->cur_turn = 0;
+    send_json(l, json_pack("{s:{s:b}}", "serverContent", "interrupted", 1), 0, 0, 0);
+    send_json(l, json_pack("{s:{s:b}}", "serverContent", "turnComplete", 1), 0, 0, 0);
+    send_resumption_update(l, 0);
+}
+
+static void start_turn(live_t *l, const char *text, int ptok)
+{
+    interrupt_current(l);
+    if (contains(text, "internal")) {
+        close_with(l, 1011, "Internal error encountered.");
+        return;
+    }
+    int flags = 0;
+    if (contains(text, "drop")) flags |= F_DROP;
+    if (contains(text, "fragment")) flags |= F_FRAGMENT;
+    if (contains(text, "slowframes")) flags |= F_SLOW;
+    if (contains(text, "bigframe")) flags |= F_BIG;
+    if (contains(text, "goaway")) flags |= F_GOAWAY;
+    if (l->fn_name && contains(text, "weather")) {
+        char id[48];
+        snprintf(id, sizeof id, "function-call-%d", ++l->calls);
+        char *loc = weather_location(text);
+        send_json(l, json_pack("{s:{s:[{s:s, s:s, s:{s:s}}]}}", "toolCall", "functionCalls",
+                               "id", id, "name", l->fn_name, "args", "location", loc), 0, flags, 0);
+        free(loc);
+        free(l->pending_id);
+        l->pending_id = xstrdup(id);
+        l->pending_flags = flags;
+        l->pending_ptok = ptok;
+        oq_pump(l->c);
+        return;
+    }
+    buf_t b = {0};
+    buf_adds(&b, "echo: ");
+    buf_adds(&b, text);
+    emit_reply(l, b.p, ptok, flags);
+    buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ client messages */
+
+static bool key_ok(live_t *l)
+{
+    if (!l->key || !*l->key) { close_with(l, 1007, "API Key not found. Please pass a valid API key."); return false; }
+    if (!strcmp(l->key, "bad")) { close_with(l, 1007, "API key not valid. Please pass a valid API key."); return false; }
+    if (!strcmp(l->key, "expired")) { close_with(l, 1007, "API key expired. Please renew the API key."); return false; }
+    return true;
+}
+
+static void on_setup(live_t *l, json_t *setup)
+{
+    if (!json_is_object(setup)) { close_with(l, 1007, INVALID_ARG); return; }
+    if (!key_ok(l)) return;
+    const char *model = jstr(setup, "model");
+    if (!model || !*model) { close_with(l, 1007, INVALID_ARG); return; }
+    const char *id = strncmp(model, "models/", 7) == 0 ? model + 7 : model;
+    char reason[512];
+    if (contains(id, "nonexistent") || !(contains(id, "internal") || catalog_live_find(id))) {
+        snprintf(reason, sizeof reason, "models/%.300s is not found for API version %s, or is not supported for "
+                 "bidiGenerateContent. Call ListModels to see the list of available models and their supported methods.",
+                 id, l->version);
+        close_with(l, 1008, reason);
+        return;
+    }
+    if (contains(id, "internal")) { close_with(l, 1011, "Internal error encountered."); return; }
+    l->m = catalog_live_find(id);
+    l->model = xstrdup(id);
+    json_t *gc = jget(setup, "generationConfig");
+    json_t *mods = jget(gc, "responseModalities");
+    bool text = false, audio = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(mods, i, v) {
+        const char *s = json_string_value(v);
+        if (s && !strcasecmp(s, "TEXT")) text = true;
+        else if (s && !strcasecmp(s, "AUDIO")) audio = true;
+        else { close_with(l, 1007, INVALID_ARG); return; }
+    }
+    if (text && (audio || !l->m->live_text)) {
+        snprintf(reason, sizeof reason, "The requested combination of response modalities (%s) is not supported "
+                 "by the model. models/%.300s", audio ? "AUDIO, TEXT" : "TEXT", id);
+        close_with(l, 1007, reason);
+        return;
+    }
+    l->audio = audio || (!text && !l->m->live_text);
+    l->in_tx = json_is_object(jget(setup, "inputAudioTranscription"));
+    l->out_tx = json_is_object(jget(setup, "outputAudioTranscription"));
+    l->fn_name = first_function_name(jget(setup, "tools"));
+    json_t *sr = jget(setup, "sessionResumption");
+    if (json_is_object(sr)) {
+        l->resumption = true;
+        const char *h = jstr(sr, "handle");
+        if (h && *h) {
+            handle_t *rec = handle_find(h);
+            if (!rec) { close_with(l, 1007, INVALID_ARG); return; }
+            l->turns_done = rec->turns;
+            l->history_tokens = rec->history;
+            LOG("conn %llu: resumed %s (%d turns)", (unsigned long long)l->c->id, h, rec->turns);
+        }
+    }
+    l->history_tokens += instruction_tokens(jget(setup, "systemInstruction"));
+    l->setup_done = true;
+    LOG("conn %llu: setup %s (%s)", (unsigned long long)l->c->id, id, l->audio ? "AUDIO" : "TEXT");
+    send_json(l, json_pack("{s:{}}", "setupComplete"), 0, 0, 0);
+    oq_pump(l->c);
+    if (g_opt.lifetime > 0) {
+        double lead = g_opt.lifetime >= 4 ? 2.0 : g_opt.lifetime / 2;
+        uint64_t age = uv_now(g_loop) - l->c->started_ms;
+        uint64_t at = (uint64_t)((g_opt.lifetime - lead) * 1000);
+        uv_timer_start(&l->c->deadline, on_lifetime_goaway, at > age ? at - age : 0, 0);
+    }
+}
+
+static void on_client_content(live_t *l, json_t *cc)
+{
+    json_t *turns = jget(cc, "turns");
+    int ptok = content_tokens(turns);
+    if (!jtrue(cc, "turnComplete")) {
+        l->history_tokens += ptok;
+        return;
+    }
+    bool fr;
+    char *text = last_user_text(turns, &fr, NULL);
+    start_turn(l, text, ptok);
+    free(text);
+}
+
+static int rate_of(const char *mime)
+{
+    const char *r = mime ? strstr(mime, "rate=") : NULL;
+    int rate = r ? atoi(r + 5) : 16000;
+    return rate > 0 ? rate : 16000;
+}
+
+static void add_audio(live_t *l, json_t *blob)
+{
+    const char *data = jstr(blob, "data");
+    if (!data) return;
+    size_t n = strlen(data);
+    size_t pad = (n >= 1 && data[n - 1] == '=') + (n >= 2 && data[n - 2] == '=');
+    l->audio_bytes += n / 4 * 3 - pad;
+    l->audio_rate = rate_of(jstr(blob, "mimeType"));
+}
+
+static void audio_turn(live_t *l)
+{
+    if (!l->audio_bytes) return;
+    uint64_t ms = l->audio_bytes * 1000 / 2 / (uint64_t)(l->audio_rate ? l->audio_rate : 16000);
+    l->audio_bytes = 0;
+    char text[64];
+    if (l->in_tx) {
+        snprintf(text, sizeof text, "%llu ms of audio", (unsigned long long)ms);
+        send_json(l, json_pack("{s:{s:{s:s}}}", "serverContent", "inputTranscription", "text", text), 0, 0, 0);
+    }
+    snprintf(text, sizeof text, "audio %llu ms", (unsigned long long)ms);
+    start_turn(l, text, 2);
+}
+
+static void on_realtime(live_t *l, json_t *ri)
+{
+    json_t *v;
+    if ((v = jget(ri, "mediaChunks"))) {
+        if (l->m && !strncmp(l->m->id, "gemini-3.1", 10)) {
+            close_with(l, 1007, "realtime_input.media_chunks is deprecated. Use audio, video, or text instead.");
+            return;
+        }
+        size_t i;
+        json_t *ch;
+        json_array_foreach(v, i, ch) {
+            const char *mt = jstr(ch, "mimeType");
+            if (!mt || !strncmp(mt, "audio/", 6)) add_audio(l, ch);
+        }
+    }
+    if ((v = jget(ri, "audio"))) add_audio(l, v);
+    if (jget(ri, "activityStart")) {
+        interrupt_current(l);
+        l->audio_bytes = 0;
+    }
+    if (jget(ri, "activityEnd") || jtrue(ri, "audioStreamEnd")) audio_turn(l);
+    const char *text = jstr(ri, "text");
+    if (text) start_turn(l, text, (int)count_words(text));
+    oq_pump(l->c);
+}
+
+static void on_tool_response(live_t *l, json_t *tr)
+{
+    json_t *frs = jget(tr, "functionResponses");
+    if (!l->pending_id) { LOG("conn %llu: toolResponse without a pending call", (unsigned long long)l->c->id); return; }
+    buf_t b = {0};
+    buf_adds(&b, "echo: ");
+    size_t i, k = 0;
+    json_t *fr;
+    bool matched = false;
+    json_array_foreach(frs, i, fr) {
+        const char *id = jstr(fr, "id");
+        if (id && strcmp(id, l->pending_id) != 0) continue;
+        matched = true;
+        json_t *resp = jget(fr, "response");
+        char *s = json_compact(resp ? resp : json_null());
+        if (k++) buf_adds(&b, ", ");
+        buf_adds(&b, jstr(fr, "name") ? jstr(fr, "name") : "");
+        buf_adds(&b, " -> ");
+        buf_adds(&b, s);
+        free(s);
+    }
+    if (!matched) {
+        LOG("conn %llu: toolResponse for an unknown call id", (unsigned long long)l->c->id);
+        buf_free(&b);
+        return;
+    }
+    free(l->pending_id);
+    l->pending_id = NULL;
+    emit_reply(l, b.p, l->pending_ptok, l->pending_flags);
+    buf_free(&b);
+}
+
+void live_on_message(conn_t *c, const char *p, size_t n)
+{
+    live_t *l = c->live;
+    if (!l) return;
+    json_error_t err;
+    json_t *msg = json_loadb(p, n, 0, &err);
+    if (!json_is_object(msg)) {
+        json_decref(msg);
+        close_with(l, 1007, INVALID_ARG);
+        return;
+    }
+    json_t *v;
+    if (!l->setup_done) {
+        on_setup(l, jget(msg, "setup"));
+    } else if (jget(msg, "setup")) {
+        close_with(l, 1007, INVALID_ARG);
+    } else if ((v = jget(msg, "clientContent"))) {
+        on_client_content(l, v);
+    } else if ((v = jget(msg, "realtimeInput"))) {
+        on_realtime(l, v);
+    } else if ((v = jget(msg, "toolResponse"))) {
+        on_tool_response(l, v);
+    } else {
+        close_with(l, 1007, INVALID_ARG);
+    }
+    json_decref(msg);
+}
+
+struct live *live_new(conn_t *c, const char *version, const char *key)
+{
+    live_t *l = xcalloc(1, sizeof *l);
+    l->c = c;
+    snprintf(l->version, sizeof l->version, "%s", version);
+    l->key = key ? xstrdup(key) : NULL;
+    return l;
+}
+
+void live_on_close(conn_t *c) { (void)c; }
+
+void live_free(struct live *l)
+{
+    if (!l) return;
+    free(l->key);
+    free(l->model);
+    free(l->fn_name);
+    free(l->pending_id);
+    free(l);
+}

@@ -1,0 +1,477 @@
+/* REST routes (PROTOCOL.md §1, §2, §8): generateContent, streamGenerateContent,
+ * countTokens, embedContent, batchEmbedContents, models.list, models.get, under
+ * /v1, /v1beta, /v1alpha (and /proxy/... which strips the prefix and refuses
+ * WebSocket upgrades). Faults are chosen by words in the model id. */
+#include "glmock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEE_MANY 5000
+#define HUGE_BYTES (20u << 20)
+
+static const char *ver_of(const char *path, const char **rest)
+{
+    static const char *vers[] = {"v1alpha", "v1beta", "v1"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(vers[i]);
+        if (path[0] == '/' && !strncmp(path + 1, vers[i], n) && (path[n + 1] == '/' || path[n + 1] == 0)) {
+            *rest = path + n + 1;
+            return vers[i];
+        }
+    }
+    return NULL;
+}
+
+static void not_found_route(conn_t *c, req_t *r, const char *path)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "The requested URL %.400s was not found on this server.", path);
+    json_t *e = rpc_error(404, "NOT_FOUND", msg);
+    http_respond_json(c, r, 404, e, NULL);
+    json_decref(e);
+}
+
+/* Pre-stream errors. For alt=sse the recorded model-not-found 404 carries
+ * Content-Type text/event-stream (PROTOCOL.md §2.3); other errors are sent as
+ * application/json, which is what the official JS SDK needs to surface the
+ * google.rpc.Status body (it only parses error bodies typed application/json).
+ * The JSON-array stream wraps the error in a one-element array (§1.6). */
+static void send_error(conn_t *c, req_t *r, json_t *e, int mode, const char *extra)
+{
+    int code = (int)json_integer_value(json_object_get(json_object_get(e, "error"), "code"));
+    if (mode == 1 && code != 404) mode = 0;
+    if (mode == 0) {
+        http_respond_json(c, r, code, e, extra);
+    } else {
+        char *s = json_pretty(e);
+        size_t n = strlen(s);
+        if (n && s[n - 1] == '\n') s[--n] = 0;
+        if (mode == 1) {
+            http_respond(c, r, code, "text/event-stream", s, n, extra);
+        } else {
+            buf_t b = {0};
+            buf_adds(&b, "[");
+            buf_add(&b, s, n);
+            buf_adds(&b, "\n]");
+            http_respond(c, r, code, "application/json; charset=UTF-8", b.p, b.len, extra);
+            buf_free(&b);
+        }
+        free(s);
+    }
+    json_decref(e);
+}
+
+static char *request_key(req_t *r)
+{
+    if (r->api_key) return xstrdup(r->api_key);
+    return query_get(r->query, "key");
+}
+
+/* Returns an error body when the key is refused. */
+static json_t *check_key(req_t *r)
+{
+    char *key = request_key(r);
+    json_t *e = NULL;
+    if (!key || !*key) e = err_no_key();
+    else if (!strcmp(key, "bad")) e = err_bad_key();
+    else if (!strcmp(key, "expired")) e = err_expired_key();
+    free(key);
+    return e;
+}
+
+static json_t *model_fault(const char *model, const char *version, const char *method)
+{
+    if (contains(model, "nonexistent")) return err_not_found_model(model, version, method);
+    if (contains(model, "ratelimited")) return err_ratelimited(model);
+    if (contains(model, "perday")) return err_perday(model);
+    if (contains(model, "overloaded")) return err_overloaded();
+    if (contains(model, "internal")) return err_internal();
+    const model_t *m = catalog_find(model);
+    if (m && !model_supports(m, method)) return err_not_found_model(model, version, method);
+    return NULL;
+}
+
+static const char *fault_extra_headers(const char *model)
+{
+    if (contains(model, "ratelimited")) return "Retry-After: 2\r\n";
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ replies */
+
+typedef struct {
+    char *text;          /* reply text, or NULL for a function call */
+    char *fn_name, *fn_loc;
+    int ptok;
+    char *rid;
+} answer_t;
+
+static void answer_free(answer_t *a)
+{
+    free(a->text);
+    free(a->fn_name);
+    free(a->fn_loc);
+    free(a->rid);
+}
+
+static void decide(json_t *req, const char *model, const char *body, size_t blen, answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    json_t *contents = jget(req, "contents");
+    a->ptok = content_tokens(contents) + instruction_tokens(jget(req, "systemInstruction"));
+    a->rid = response_id(model, body, blen);
+    bool fnresp;
+    json_t *frparts;
+    char *text = last_user_text(contents, &fnresp, &frparts);
+    buf_t b = {0};
+    if (fnresp) {
+        buf_adds(&b, "echo: ");
+        size_t i, k = 0;
+        json_t *p;
+        json_array_foreach(frparts, i, p) {
+            json_t *fr = jget(p, "functionResponse");
+            if (!fr) continue;
+            char *s = json_compact(jget(fr, "response") ? jget(fr, "response") : json_null());
+            if (k++) buf_adds(&b, ", ");
+            buf_adds(&b, s);
+            free(s);
+        }
+        a->text = b.p;
+    } else {
+        char *fn = contains(text, "weather") ? first_function_name(jget(req, "tools")) : NULL;
+        if (fn) {
+            a->fn_name = fn;
+            a->fn_loc = weather_location(text);
+        } else {
+            buf_adds(&b, "echo: ");
+            buf_adds(&b, text);
+            a->text = b.p;
+        }
+    }
+    free(text);
+}
+
+static json_t *usage(int ptok, int ctok)
+{
+    return json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}]}",
+        "promptTokenCount", ptok, "candidatesTokenCount", ctok, "totalTokenCount", ptok + ctok,
+        "promptTokensDetails", "modality", "TEXT", "tokenCount", ptok);
+}
+
+static json_t *make_chunk(const char *model, answer_t *a, json_t *parts, bool last, int ctok)
+{
+    json_t *cand = json_pack("{s:{s:o, s:s}}", "content", "parts", parts, "role", "model");
+    if (last) json_object_set_new(cand, "finishReason", json_string("STOP"));
+    json_object_set_new(cand, "index", json_integer(0));
+    return json_pack("{s:[o], s:o, s:s, s:s}", "candidates", cand, "usageMetadata", usage(a->ptok, ctok),
+                     "modelVersion", model, "responseId", a->rid);
+}
+
+static json_t *text_part(const char *s, size_t n)
+{
+    return json_pack("{s:s%}", "text", s, n);
+}
+
+static json_t *fn_parts(answer_t *a)
+{
+    return json_pack("[{s:{s:s, s:{s:s}}}]", "functionCall", "name", a->fn_name, "args", "location", a->fn_loc);
+}
+
+static char *huge_text(const char *base)
+{
+    buf_t b = {0};
+    buf_adds(&b, base);
+    static const char *w[] = {" lorem", " ipsum", " dolor", " sit", " amet"};
+    for (size_t i = 0; b.len < HUGE_BYTES; i++) buf_adds(&b, w[i % 5]);
+    return b.p;
+}
+
+/* Events of a stream, per the reply and the model-id faults. */
+static size_t build_events(const char *model, answer_t *a, json_t ***out)
+{
+    if (a->fn_name) {
+        *out = xmalloc(sizeof(json_t *));
+        (*out)[0] = make_chunk(model, a, fn_parts(a), true, 1);
+        return 1;
+    }
+    if (contains(model, "huge")) {
+        char *t = huge_text(a->text);
+        *out = xmalloc(sizeof(json_t *));
+        (*out)[0] = make_chunk(model, a, json_pack("[o]", text_part(t, strlen(t))), true, (int)count_words(t));
+        free(t);
+        return 1;
+    }
+    size_t *st;
+    size_t np = split_chunks(a->text, &st);
+    if (contains(model, "many")) {
+        /* 5000 events cycling through the pieces: the text repeated. */
+        json_t **ev = xmalloc(SEE_MANY * sizeof *ev);
+        int ctok = 0;
+        for (size_t i = 0; i < SEE_MANY; i++) {
+            size_t k = i % np;
+            buf_t b = {0};
+            if (k == 0 && i) buf_adds(&b, " ");
+            buf_add(&b, a->text + st[k], st[k + 1] - st[k]);
+            ctok += (int)count_words(b.p);
+            ev[i] = make_chunk(model, a, json_pack("[o]", text_part(b.p, b.len)), i == SEE_MANY - 1, ctok);
+            buf_free(&b);
+        }
+        free(st);
+        *out = ev;
+        return SEE_MANY;
+    }
+    json_t **ev = xmalloc(np * sizeof *ev);
+    int ctok = 0;
+    for (size_t k = 0; k < np; k++) {
+        size_t n = st[k + 1] - st[k];
+        char *piece = xmalloc(n + 1);
+        memcpy(piece, a->text + st[k], n);
+        piece[n] = 0;
+        ctok += (int)count_words(piece);
+        ev[k] = make_chunk(model, a, json_pack("[o]", text_part(piece, n)), k == np - 1, ctok);
+        free(piece);
+    }
+    free(st);
+    *out = ev;
+    return np;
+}
+
+/* ------------------------------------------------------------------ handlers */
+
+static void do_generate(conn_t *c, req_t *r, json_t *req, const char *model, const char *ver, int mode)
+{
+    if (!json_is_array(jget(req, "contents")) || json_array_size(jget(req, "contents")) == 0) {
+        send_error(c, r, rpc_error(400, "INVALID_ARGUMENT",
+                   "* GenerateContentRequest.contents: contents is not specified\n"), mode, NULL);
+        return;
+    }
+    if (contains(model, "hang")) {
+        LOG("conn %llu: hanging", (unsigned long long)c->id);
+        return;     /* busy until the client goes away */
+    }
+    answer_t a;
+    decide(req, model, r->body.p ? r->body.p : "", r->body.len, &a);
+    if (mode == 0) {
+        json_t *resp;
+        if (a.fn_name) {
+            resp = make_chunk(model, &a, fn_parts(&a), true, 1);
+        } else {
+            char *t = contains(model, "huge") ? huge_text(a.text) : xstrdup(a.text);
+            resp = make_chunk(model, &a, json_pack("[o]", text_part(t, strlen(t))), true, (int)count_words(t));
+            free(t);
+        }
+        if (contains(model, "malformed")) {
+            const char *bad = "{\"candidates\": [}";
+            http_respond(c, r, 200, "application/json; charset=UTF-8", bad, strlen(bad), NULL);
+        } else {
+            http_respond_json(c, r, 200, resp, NULL);
+        }
+        json_decref(resp);
+        answer_free(&a);
+        return;
+    }
+    stream_plan_t sp = {0};
+    sp.model = model;
+    sp.version = ver;
+    sp.sse = mode == 1;
+    sp.delay_ms = contains(model, "slow") ? 300 : g_opt.chunk_delay_ms;
+    sp.cut = contains(model, "cutstream");
+    sp.midstream_error = contains(model, "midstreamerror");
+    sp.malformed = contains(model, "malformed");
+    sp.nevents = build_events(model, &a, &sp.events);
+    if ((sp.cut || sp.midstream_error) && sp.nevents < 3) {
+        /* Guarantee "2 good events, then the fault". */
+        sp.events = realloc(sp.events, 3 * sizeof *sp.events);
+        while (sp.nevents < 3) sp.events[sp.nevents++] = json_incref(sp.events[0]);
+    }
+    stream_run(c, r, &sp);
+    for (size_t i = 0; i < sp.nevents; i++) json_decref(sp.events[i]);
+    free(sp.events);
+    answer_free(&a);
+}
+
+static void do_count(conn_t *c, req_t *r, json_t *req)
+{
+    json_t *g = jget(req, "generateContentRequest");
+    json_t *src = g ? g : req;
+    int n = content_tokens(jget(src, "contents")) + instruction_tokens(jget(src, "systemInstruction"));
+    json_t *resp = json_pack("{s:i, s:[{s:s, s:i}]}", "totalTokens", n,
+                             "promptTokensDetails", "modality", "TEXT", "tokenCount", n);
+    http_respond_json(c, r, 200, resp, NULL);
+    json_decref(resp);
+}
+
+static json_t *embedding(json_t *ereq)
+{
+    json_t *content = jget(ereq, "content");
+    char *text = NULL;
+    bool fr;
+    text = last_user_text(content, &fr, NULL);
+    json_int_t dim = json_integer_value(jget(ereq, "outputDimensionality"));
+    if (dim <= 0 || dim > 3072) dim = 3072;
+    json_t *vals = json_array();
+    uint64_t h = fnv1a(text, strlen(text), 0);
+    for (json_int_t i = 0; i < dim; i++) {
+        h = fnv1a(&i, sizeof i, h);
+        json_array_append_new(vals, json_real(((double)(h % 20001) - 10000.0) / 1e6));
+    }
+    free(text);
+    return json_pack("{s:o}", "values", vals);
+}
+
+static void do_embed(conn_t *c, req_t *r, json_t *req, bool batch)
+{
+    json_t *resp;
+    if (batch) {
+        json_t *arr = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(jget(req, "requests"), i, e) json_array_append_new(arr, embedding(e));
+        resp = json_pack("{s:o}", "embeddings", arr);
+    } else {
+        resp = json_pack("{s:o}", "embedding", embedding(req));
+    }
+    http_respond_json(c, r, 200, resp, NULL);
+    json_decref(resp);
+}
+
+static void do_list(conn_t *c, req_t *r)
+{
+    char *ps = query_get(r->query, "pageSize");
+    char *pt = query_get(r->query, "pageToken");
+    long size = ps && *ps ? strtol(ps, NULL, 10) : 50;
+    if (size <= 0) size = 50;
+    if (size > 1000) size = 1000;
+    long off = 0;
+    if (pt && *pt) {
+        char *end;
+        off = strncmp(pt, "glmock-", 7) == 0 ? strtol(pt + 7, &end, 10) : -1;
+        if (off < 0 || off > (long)g_nmodels || (off >= 0 && *end)) {
+            free(ps);
+            free(pt);
+            json_t *e = rpc_error(400, "INVALID_ARGUMENT", "Invalid page token.");
+            http_respond_json(c, r, 400, e, NULL);
+            json_decref(e);
+            return;
+        }
+    }
+    free(ps);
+    free(pt);
+    json_t *models = json_array();
+    long i;
+    for (i = off; i < (long)g_nmodels && i < off + size; i++)
+        json_array_append_new(models, model_json(&g_models[i]));
+    json_t *resp = json_pack("{s:o}", "models", models);
+    if (i < (long)g_nmodels) {
+        char tok[32];
+        snprintf(tok, sizeof tok, "glmock-%ld", i);
+        json_object_set_new(resp, "nextPageToken", json_string(tok));
+    }
+    http_respond_json(c, r, 200, resp, NULL);
+    json_decref(resp);
+}
+
+static void do_get_model(conn_t *c, req_t *r, const char *model, const char *ver)
+{
+    if (contains(model, "nonexistent")) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "models/%.400s is not found for API version %s, or is not supported for get. "
+                 "Call ListModels to see the list of available models and their supported methods.", model, ver);
+        json_t *e = rpc_error(404, "NOT_FOUND", msg);
+        http_respond_json(c, r, 404, e, NULL);
+        json_decref(e);
+        return;
+    }
+    const model_t *m = catalog_find(model);
+    json_t *j = m ? model_json(m) : model_json_generic(model);
+    http_respond_json(c, r, 200, j, NULL);
+    json_decref(j);
+}
+
+void rest_handle(conn_t *c, req_t *r)
+{
+    const char *path = r->path;
+    bool proxied = false;
+    if (!strncmp(path, "/proxy/", 7)) { path += 6; proxied = true; }
+    if (r->is_upgrade) {
+        /* Not a Live endpoint (or behind the proxy, which has no WebSocket support). */
+        const char *body = "<!DOCTYPE html>\n<html lang=en><title>Error 404 (Not Found)!!1</title>"
+                           "<p><b>404.</b> <ins>That's an error.</ins><p>The requested URL was not found on this server."
+                           " <ins>That's all we know.</ins></html>\n";
+        LOG("conn %llu: upgrade refused on %s%s", (unsigned long long)c->id, r->path, proxied ? " (proxy)" : "");
+        r->keep_alive = false;
+        http_respond(c, r, 404, "text/html; charset=UTF-8", body, strlen(body), NULL);
+        return;
+    }
+    const char *rest;
+    const char *ver = ver_of(path, &rest);
+    if (!ver || strncmp(rest, "/models", 7) != 0 || (rest[7] != 0 && rest[7] != '/')) {
+        not_found_route(c, r, r->path);
+        return;
+    }
+    const char *mpart = rest[7] == '/' ? rest + 8 : NULL;
+    if (!mpart || !*mpart) {
+        if (r->method != HTTP_GET) { not_found_route(c, r, r->path); return; }
+        json_t *e = check_key(r);
+        if (e) { send_error(c, r, e, 0, NULL); return; }
+        do_list(c, r);
+        return;
+    }
+    const char *colon = strrchr(mpart, ':');
+    if (strchr(mpart, '/')) { not_found_route(c, r, r->path); return; }
+    if (!colon) {
+        if (r->method != HTTP_GET) { not_found_route(c, r, r->path); return; }
+        json_t *e = check_key(r);
+        if (e) { send_error(c, r, e, 0, NULL); return; }
+        do_get_model(c, r, mpart, ver);
+        return;
+    }
+    char *model = xmalloc((size_t)(colon - mpart) + 1);
+    memcpy(model, mpart, (size_t)(colon - mpart));
+    model[colon - mpart] = 0;
+    const char *method = colon + 1;
+    static const char *methods[] = {"generateContent", "streamGenerateContent", "countTokens",
+                                    "embedContent", "batchEmbedContents"};
+    int mi = -1;
+    for (int i = 0; i < 5; i++) if (!strcmp(method, methods[i])) mi = i;
+    if (mi < 0 || r->method != HTTP_POST || !*model) {
+        free(model);
+        not_found_route(c, r, r->path);
+        return;
+    }
+    int mode = 0;
+    if (mi == 1) {
+        char *alt = query_get(r->query, "alt");
+        mode = alt && !strcmp(alt, "sse") ? 1 : 2;
+        free(alt);
+    }
+    json_t *e = check_key(r);
+    if (e) { send_error(c, r, e, mode, NULL); free(model); return; }
+
+    json_error_t jerr;
+    json_t *req = r->body.len ? json_loadb(r->body.p, r->body.len, 0, &jerr) : json_object();
+    if (!req || !json_is_object(req)) {
+        char detail[300];
+        if (req) snprintf(detail, sizeof detail, "Proto field is not repeating, cannot start list.");
+        else snprintf(detail, sizeof detail, "%s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
+        json_decref(req);
+        send_error(c, r, err_bad_json(detail), mode, NULL);
+        free(model);
+        return;
+    }
+    const char *check_method = mi == 1 ? "generateContent" : method;
+    json_t *fault = model_fault(model, ver, check_method);
+    if (fault) {
+        send_error(c, r, fault, mode, fault_extra_headers(model));
+    } else if (mi <= 1) {
+        do_generate(c, r, req, model, ver, mode);
+    } else if (mi == 2) {
+        do_count(c, r, req);
+    } else {
+        do_embed(c, r, req, mi == 4);
+    }
+    json_decref(req);
+    free(model);
+}
