@@ -689,6 +689,7 @@ static int l_request(lua_State *L) {
 /* ---- stream / sse: wait for headers, then iterate -------------------- */
 
 static int next_impl(lua_State *L, int idx);
+static int l_next_bound(lua_State *L);
 
 static int headers_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status; (void)ctx;
@@ -700,7 +701,9 @@ static int headers_k(lua_State *L, int status, lua_KContext ctx) {
         return n;
     }
     if (!r->headers_done && r->state != S_DONE) return wait_req(L, r, headers_k);
-    if (r->state == S_DONE && (!r->headers_done || r->result != CURLE_OK) && !r->error_body) {
+    /* once a successful status arrived, the iterator delivers what came
+     * and then raises whatever ended the transfer */
+    if (r->state == S_DONE && !r->headers_done) {
         int n = push_curl_error(L, r);
         req_release(r);
         return n;
@@ -712,8 +715,10 @@ static int headers_k(lua_State *L, int status, lua_KContext ctx) {
         req_release(r);
         return 2;
     }
-    /* iterator, state, nil, closing value */
-    lua_getfield(L, lua_upvalueindex(1), "next");
+    /* iterator (bound to the request, so `local it = assert(...)` works
+     * too), state, nil, closing value */
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, l_next_bound, 1);
     lua_pushvalue(L, 2);
     lua_pushnil(L);
     lua_pushvalue(L, 2);
@@ -776,7 +781,8 @@ static int sse_end(lua_State *L, http_req *r) {
 
 static int next_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status;
-    return next_impl(L, (int)ctx);
+    (void)ctx;
+    return next_impl(L, 1); /* both entry points leave the request at 1 */
 }
 
 static int next_impl(lua_State *L, int idx) {
@@ -852,6 +858,13 @@ static int next_impl(lua_State *L, int idx) {
 /* it(req [, control]) -> next event/chunk, nil at the end; raises errors */
 static int l_next(lua_State *L) {
     lua_settop(L, 1);
+    if (!gl_in_task(L)) return luaL_error(L, "http: stream iterators must run inside a task");
+    return next_impl(L, 1);
+}
+
+static int l_next_bound(lua_State *L) {
+    lua_settop(L, 0);
+    lua_pushvalue(L, lua_upvalueindex(1));
     if (!gl_in_task(L)) return luaL_error(L, "http: stream iterators must run inside a task");
     return next_impl(L, 1);
 }

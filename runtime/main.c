@@ -31,6 +31,14 @@ void gl_mock_stop(void);
 
 static const char *progname = "glrun";
 
+/* Everything printed about a failure goes through the redactor. */
+static void eprint_redacted(const char *prefix, const char *s) {
+    size_t n;
+    char *r = gl_redact(s, strlen(s), &n);
+    fprintf(stderr, "%s%s\n", prefix, r);
+    free(r);
+}
+
 static void usage_text(FILE *f) {
     fprintf(f,
 "usage: glrun [options] [script [args...]]\n"
@@ -88,7 +96,7 @@ static void report_error(lua_State *L, gl_task *t) {
     }
     if (brief) {
         luaL_tolstring(co, -1, NULL);
-        fprintf(stderr, "%s: %s\n", progname, lua_tostring(co, -1));
+        eprint_redacted("glrun: ", lua_tostring(co, -1));
         lua_pop(co, 1);
         return;
     }
@@ -105,7 +113,7 @@ static void report_error(lua_State *L, gl_task *t) {
                 }
             }
         }
-        fprintf(stderr, "%s\n", tb);
+        eprint_redacted("", tb);
         lua_pop(L, 1);
     }
 }
@@ -116,7 +124,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 }
 
 static int load_chunk_error(lua_State *L, const char *what) {
-    fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
+    eprint_redacted("glrun: ", lua_tostring(L, -1));
     (void)what;
     return 1;
 }

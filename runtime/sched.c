@@ -515,7 +515,11 @@ int gl_sched_report_failures(lua_State *L, int main_ok) {
         gl_task *t = lua_touserdata(L, -1);
         if (t && t->tb_ref != LUA_NOREF) {
             lua_rawgeti(L, LUA_REGISTRYINDEX, t->tb_ref);
-            fprintf(stderr, "glrun: task %d failed and nobody joined it: %s\n", t->id, lua_tostring(L, -1));
+            size_t len;
+            const char *tb = lua_tolstring(L, -1, &len);
+            char *red = gl_redact(tb, len, &len);
+            fprintf(stderr, "glrun: task %d failed and nobody joined it: %s\n", t->id, red);
+            free(red);
             lua_pop(L, 1);
             n++;
         }

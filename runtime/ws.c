@@ -97,6 +97,7 @@ static struct {
     uv_loop_t *loop;
     ws_vh *vhosts;
     int nvh, destroying;
+    int nwsi;            /* our wsi not yet destroyed */
 } W;
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -169,6 +170,17 @@ static void conn_fail(ws_conn *c, const char *kind, const char *fmt, ...)
     free(c->err_msg);
     c->err_msg = strdup(buf);
     gl_log(GL_LOG_DEBUG, "ws", "%s: %s", c->url_redacted, buf);
+    if (gl_trace_on()) {
+        gl_buf b = {0};
+        gl_buf_adds(&b, "\"url\":");
+        gl_buf_json_str(&b, c->url_redacted, strlen(c->url_redacted));
+        gl_buf_adds(&b, ",\"error_kind\":");
+        gl_buf_json_str(&b, kind, strlen(kind));
+        gl_buf_adds(&b, ",\"message\":");
+        gl_buf_json_str(&b, buf, strlen(buf));
+        gl_trace_record("ws_error", b.p);
+        gl_buf_free(&b);
+    }
     uv_timer_stop(&c->t_misc);
     wake_all(c);
 }
@@ -234,6 +246,14 @@ static void classify_connect_error(ws_conn *c, const char *why)
         kind = "timeout";
     if (!strcmp(why, "closed before established"))
         why = "connection refused or closed before the handshake";
+    if (!strcmp(kind, "tls") && !c->insecure) {
+        /* lws's OpenSSL text is opaque ("error:00000001:lib(0)::reason(1)") */
+        conn_fail(c, kind, "WebSocket connect to %s%s%s failed: TLS handshake failed "
+                  "(certificate verification is on; is the server's certificate valid for "
+                  "this host and trusted by the system CA store?) [%s]", c->url_redacted,
+                  c->proxy[0] ? " via proxy " : "", proxy_shown(c), why);
+        return;
+    }
     conn_fail(c, kind, "WebSocket connect to %s%s%s failed: %s", c->url_redacted,
               c->proxy[0] ? " via proxy " : "", proxy_shown(c), why);
 }
@@ -280,6 +300,7 @@ static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
         conn_fail(c, "protocol", "message of %zu bytes exceeds max_message (%zu) on %s",
                   total, c->max_message, c->url_redacted);
         gl_buf_free(&c->frag);
+        out_discard(c);
         /* Returning -1 from RECEIVE mid-frame crashes lws 4.1.6; close
          * from WRITEABLE instead, and drop the rest of the message. */
         c->close_req = 1;
@@ -297,15 +318,20 @@ static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
     return 0;
 }
 
+static void out_discard(ws_conn *c)
+{
+    msg_free_list(c->out_head);
+    c->out_head = c->out_tail = NULL;
+    c->out_count = c->out_bytes = 0;
+}
+
+/* One frame per WRITEABLE: a due ping, else the next fragment of the head
+ * message; a requested close goes out after the queue is flushed, so a
+ * send() followed by close() still delivers the message. */
 static int on_writeable(ws_conn *c, struct lws *wsi)
 {
     ws_msg *m = c->out_head;
 
-    if (c->close_req) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_req_code,
-                         (unsigned char *)c->close_req_reason, c->close_req_len);
-        return -1;
-    }
     if (c->ping_due) {
         unsigned char pbuf[LWS_PRE + 8];
         c->ping_due = 0;
@@ -338,8 +364,12 @@ static int on_writeable(ws_conn *c, struct lws *wsi)
         }
         if (c->out_bytes <= c->out_bytes_max)
             gl_wake(&c->w_send);
+    } else if (c->close_req) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_req_code,
+                         (unsigned char *)c->close_req_reason, c->close_req_len);
+        return -1;
     }
-    if (c->out_head || c->ping_due)
+    if (c->out_head || c->ping_due || c->close_req)
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -404,11 +434,11 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (c) c->last_rx = uv_now(W.loop);
         break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        if (!c || c->state != ST_OPEN) {
-            if (c && c->close_req) return on_writeable(c, wsi);
-            return c && c->state == ST_CLOSED ? -1 : 0;
-        }
-        return on_writeable(c, wsi);
+        if (!c)
+            return 0;
+        if (c->state == ST_OPEN || c->close_req)
+            return on_writeable(c, wsi);
+        return c->state == ST_CLOSED ? -1 : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
         const unsigned char *p = in;
         if (!c) break;
@@ -458,6 +488,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                       c->url_redacted);
         }
         c->wsi_alive = 0;
+        W.nwsi--;
         wake_all(c);
         conn_maybe_free(c);
         break;
@@ -564,8 +595,14 @@ static int ws_lib_gc(lua_State *L)
 {
     (void)L;
     if (W.ctx && !W.destroying) {
+        int budget = 200;
         W.destroying = 1;
         lws_context_destroy(W.ctx);
+        /* lws closes its sockets' uv handles asynchronously: let those
+         * close callbacks run now, before the runtime closes whatever is
+         * left on the loop (which must not include lws's own handles). */
+        while (budget-- > 0 && (W.nwsi > 0 || budget > 190))
+            uv_run(W.loop, UV_RUN_NOWAIT);
     }
     while (W.vhosts) {
         ws_vh *n = W.vhosts->next;
@@ -669,6 +706,8 @@ static void conn_close(ws_conn *c, int code, const char *reason, size_t rlen)
         c->close_req_len = rlen > 123 ? 123 : rlen;
         memcpy(c->close_req_reason, reason, c->close_req_len);
         lws_callback_on_writable(c->wsi);
+        /* the flush and the close handshake get a bounded time */
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 10);
     } else {
         conn_kill_wsi(c);
     }
@@ -734,10 +773,12 @@ static void start_lws(ws_conn *c, struct lws_vhost *vh)
     i.pwsi = &c->wsi;
     c->phase = PH_LWS;
     c->wsi_alive = 1;
+    W.nwsi++;
     w = lws_client_connect_via_info(&i);
-    if (!w) {
+    if (!w && c->wsi_alive) {
         /* lws already destroyed whatever it had made */
         c->wsi_alive = 0;
+        W.nwsi--;
         c->wsi = NULL;
         conn_fail(c, "connect", "WebSocket connect to %s failed to start", c->url_redacted);
     }
@@ -917,7 +958,7 @@ static int ws_connect(lua_State *L)
         struct addrinfo hints;
         struct in6_addr tmp;
         if (inet_pton(AF_INET, c->u.host, &tmp) == 1 || inet_pton(AF_INET6, c->u.host, &tmp) == 1) {
-            snprintf(c->addr, sizeof c->addr, "%s", c->u.host);
+            snprintf(c->addr, sizeof c->addr, "%.*s", (int)sizeof c->addr - 1, c->u.host);
             c->phase = PH_DNS_DONE;
         } else {
             memset(&hints, 0, sizeof hints);

@@ -54,7 +54,7 @@ function M.resolve(opts)
   if c.api_version == "beta" then c.api_version = "v1beta" end
   local mock = env("GLRUN_MOCK")
   if mock then
-    c.base_url = strip_slash(mock)
+    c.base_url = strip_slash(opts.base_url or mock)
     c.api_key = opts.api_key or "mock-key"
     c.mock = true
     c.source = "--mock"

@@ -56,9 +56,9 @@ function M.stream(prompt, opts)
   opts = opts or {}
   local it, st, _, closer = M.rest.stream(M.request(prompt, opts), opts)
   if not it then M.errors.raise(st) end
-  local function next_piece(s)
+  local function next_piece()
     while true do
-      local chunk = it(s)
+      local chunk = it()
       if chunk == nil then return nil end
       if chunk.text ~= "" then return chunk.text end
     end

@@ -82,8 +82,8 @@ function M.stream(req, opts)
   local it, st, _, closer = http.sse{ url = url, method = "POST", headers = headers(c), body = encode(req),
                                       timeout = opts.timeout or c.timeout, insecure = c.insecure }
   if not it then return nil, st end
-  local function next_chunk(s)
-    local ev = it(s)
+  local function next_chunk()
+    local ev = it()
     if ev == nil then return nil end
     local chunk = ev.json
     if type(chunk) ~= "table" then
