@@ -887,8 +887,25 @@ static int l_headers(lua_State *L) {
     return 1;
 }
 
+/* req:stats() -> {queued = bytes buffered in C, paused = bool, delivered = n} */
+static int l_stats(lua_State *L) {
+    http_req *r = check_req(L, 1);
+    lua_createtable(L, 0, 4);
+    size_t q = r->mode == M_SSE ? r->evq_bytes : r->body.len - r->body_off;
+    lua_pushinteger(L, (lua_Integer)q);
+    lua_setfield(L, -2, "queued");
+    lua_pushboolean(L, r->paused);
+    lua_setfield(L, -2, "paused");
+    lua_pushinteger(L, (lua_Integer)r->events);
+    lua_setfield(L, -2, "delivered");
+    lua_pushinteger(L, HIGH_WATER);
+    lua_setfield(L, -2, "high_water");
+    return 1;
+}
+
 static const luaL_Reg req_methods[] = {
-    {"next", l_next}, {"close", l_close}, {"status", l_status}, {"headers", l_headers}, {NULL, NULL},
+    {"next", l_next}, {"close", l_close}, {"status", l_status}, {"headers", l_headers},
+    {"stats", l_stats}, {NULL, NULL},
 };
 
 int luaopen_glrun_http(lua_State *L) {

@@ -14,8 +14,15 @@
  * data/event/id/retry are kept verbatim (joined with "\n") in a bounded
  * "raw" buffer that the caller inspects (sse_raw) — it is not an event.
  *
- * Bounds: a line or event larger than max_event bytes makes sse_feed
- * return SSE_ERR_TOO_BIG and the parser stays failed.
+ * Bounds: a line (the whole line, "data: " included) or an event's data
+ * larger than max_event bytes makes sse_feed return SSE_ERR_TOO_BIG and
+ * the parser stays failed (a failed allocation is reported the same way).
+ * Event pointers are valid only during the callback; the callback must not
+ * feed the same parser. sse_finish discards an unfinished event (a second
+ * call returns SSE_OK) and may also return SSE_ERR_TOO_BIG; the raw text
+ * stays readable until sse_free. A last unterminated line that is a field
+ * line (or the start of a field name) counts as a cut; a comment does not;
+ * anything else goes to raw.
  */
 #ifndef GL_SSE_H
 #define GL_SSE_H

@@ -1,0 +1,105 @@
+/*
+ * ws_conn.h — internal to the WebSocket client: the connection state that
+ * ws.c (the Lua side) and ws_lws.c (the libwebsockets side) share.
+ *
+ * A connection is two objects: the Lua userdata (a pointer) and this C
+ * state, which outlives the userdata until lws has destroyed its wsi, so a
+ * late callback never touches freed memory (ws_conn_maybe_free).
+ */
+#ifndef GL_WS_CONN_H
+#define GL_WS_CONN_H
+
+#include "gl.h"
+#include "ws_url.h"
+
+#include <libwebsockets.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#define WS_FRAG      (64 * 1024)      /* outgoing frame size */
+#define WS_TRACE_MAX 4096             /* payload bytes kept in a trace line */
+
+enum { ST_CONNECTING, ST_OPEN, ST_FAILED, ST_CLOSED };
+enum { PH_DNS, PH_DNS_DONE, PH_LWS };
+
+typedef struct ws_msg {
+    struct ws_msg *next;
+    int binary;
+    size_t len, off;       /* off: bytes already written (outgoing) */
+    unsigned char *data;   /* outgoing: data = buf + LWS_PRE */
+    unsigned char *buf;
+} ws_msg;
+
+typedef struct ws_conn {
+    /* lifetime: freed when all four are gone */
+    int lua_alive, wsi_alive, timers_open, dns_pending;
+
+    struct lws *wsi;
+    int state, phase;
+    ws_url u;
+    char *url_redacted, *path_redacted;
+    char proxy[300];
+    char addr[INET6_ADDRSTRLEN];
+    char **hdr_names, **hdr_values;
+    int nhdr;
+    char *protocols;
+    int insecure;
+
+    /* sticky error */
+    char err_kind[16];
+    char *err_msg;
+    int err_status, close_code;
+    char *close_reason;
+    int peer_closed;
+
+    /* incoming */
+    ws_msg *in_head, *in_tail;
+    size_t in_count, in_bytes, queue_max, queue_bytes_max, in_hiwater;
+    gl_buf frag;
+    int frag_active, frag_binary, rx_paused;
+    size_t max_message;
+
+    /* outgoing */
+    ws_msg *out_head, *out_tail;
+    size_t out_count, out_bytes, out_bytes_max;
+    int close_req, close_req_code, local_code;
+    char close_req_reason[124];
+    size_t close_req_len;
+    int ping_due;
+
+    /* counters */
+    unsigned long long msgs_in, msgs_out, bytes_in, bytes_out;
+
+    gl_waiter w_conn, w_recv, w_send;
+    uv_timer_t t_recv, t_misc;
+    int recv_timed_out;
+    double timeout, idle_timeout, ping_interval;
+    uint64_t last_rx, last_ping;
+    uv_getaddrinfo_t dns;
+    uv_loop_t *loop;
+} ws_conn;
+
+/* ---- ws_lws.c ---------------------------------------------------------- */
+
+void ws_msg_free_list(ws_msg *m);
+/* Free c once the Lua side, the wsi, the timers and a DNS request are gone. */
+void ws_conn_maybe_free(ws_conn *c);
+void ws_wake_all(ws_conn *c);
+/* Record the first failure (sticky) and wake every waiter. */
+void ws_conn_fail(ws_conn *c, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Ask lws to drop the wsi, from outside its callbacks. */
+void ws_conn_kill(ws_conn *c);
+void ws_trace_frame(ws_conn *c, const char *kind, int binary, const unsigned char *p, size_t len);
+void ws_trace_event(ws_conn *c, const char *kind, const char *extra);
+const char *ws_proxy_shown(const ws_conn *c);
+
+struct lws_context *ws_lws_context(uv_loop_t *loop, char *err, size_t errlen);
+struct lws_vhost *ws_lws_vhost(const char *proxy, char *err, size_t errlen);
+void ws_lws_start(ws_conn *c, struct lws_vhost *vh);
+/* At Lua state close: destroy the context and let lws close its handles. */
+void ws_lws_teardown(void);
+/* Second step of the teardown (also registered with atexit). */
+void gl_ws_shutdown(void);
+
+#endif

@@ -1,0 +1,562 @@
+/*
+ * ws_lws.c — the libwebsockets side of the WebSocket client: one lws context
+ * on the scheduler's libuv loop, the protocol callback, frame reassembly,
+ * the outgoing queue, trace records.
+ *
+ * Every callback here only moves bytes between the socket and the C queues
+ * of a ws_conn and calls gl_wake(); Lua runs later, from the scheduler.
+ */
+#include "ws_conn.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One lws context per process, on the scheduler's loop; one vhost per
+ * distinct proxy (lws keeps the proxy in the vhost). */
+typedef struct ws_vh { struct ws_vh *next; char proxy[300]; struct lws_vhost *vh; } ws_vh;
+static struct {
+    struct lws_context *ctx;
+    uv_loop_t *loop;
+    ws_vh *vhosts;
+    int nvh, destroying;
+    int nwsi;            /* our wsi not yet destroyed */
+} W;
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                       void *user, void *in, size_t len);
+
+static const struct lws_protocols ws_protocols[] = {
+    { "glrun-ws", ws_callback, 0, WS_FRAG, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }   /* 4.1.6 has no LWS_PROTOCOL_LIST_TERM */
+};
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+void ws_msg_free_list(ws_msg *m)
+{
+    while (m) {
+        ws_msg *n = m->next;
+        free(m->buf);
+        free(m);
+        m = n;
+    }
+}
+
+void ws_conn_maybe_free(ws_conn *c)
+{
+    int i;
+    if (c->lua_alive || c->wsi_alive || c->timers_open || c->dns_pending)
+        return;
+    ws_msg_free_list(c->in_head);
+    ws_msg_free_list(c->out_head);
+    gl_buf_free(&c->frag);
+    ws_url_free(&c->u);
+    free(c->url_redacted);
+    free(c->path_redacted);
+    for (i = 0; i < c->nhdr; i++) { free(c->hdr_names[i]); free(c->hdr_values[i]); }
+    free(c->hdr_names);
+    free(c->hdr_values);
+    free(c->protocols);
+    free(c->err_msg);
+    free(c->close_reason);
+    free(c);
+}
+
+void ws_wake_all(ws_conn *c)
+{
+    gl_wake(&c->w_conn);
+    gl_wake(&c->w_recv);
+    gl_wake(&c->w_send);
+}
+
+/* Record the first failure; later ones are consequences of it. */
+void ws_conn_fail(ws_conn *c, const char *kind, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    if (c->state == ST_FAILED || c->state == ST_CLOSED)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    c->state = ST_FAILED;
+    snprintf(c->err_kind, sizeof c->err_kind, "%s", kind);
+    free(c->err_msg);
+    c->err_msg = strdup(buf);
+    gl_log(GL_LOG_DEBUG, "ws", "%s: %s", c->url_redacted, buf);
+    if (gl_trace_on()) {
+        gl_buf b = {0};
+        gl_buf_adds(&b, "\"url\":");
+        gl_buf_json_str(&b, c->url_redacted, strlen(c->url_redacted));
+        gl_buf_adds(&b, ",\"error_kind\":");
+        gl_buf_json_str(&b, kind, strlen(kind));
+        gl_buf_adds(&b, ",\"message\":");
+        gl_buf_json_str(&b, buf, strlen(buf));
+        gl_trace_record("ws_error", b.p);
+        gl_buf_free(&b);
+    }
+    uv_timer_stop(&c->t_misc);
+    ws_wake_all(c);
+}
+
+/* Ask lws to drop the wsi from outside its callbacks. */
+void ws_conn_kill(ws_conn *c)
+{
+    if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* ---- trace ------------------------------------------------------------- */
+
+void ws_trace_frame(ws_conn *c, const char *kind, int binary,
+                        const unsigned char *p, size_t len)
+{
+    gl_buf b = {0};
+    char num[64];
+    gl_buf_adds(&b, "\"url\":");
+    gl_buf_json_str(&b, c->url_redacted, strlen(c->url_redacted));
+    snprintf(num, sizeof num, ",\"opcode\":\"%s\",\"len\":%zu,\"data\":",
+             binary ? "binary" : "text", len);
+    gl_buf_adds(&b, num);
+    gl_buf_json_str(&b, (const char *)p, len > WS_TRACE_MAX ? WS_TRACE_MAX : len);
+    if (len > WS_TRACE_MAX)
+        gl_buf_adds(&b, ",\"truncated\":true");
+    gl_trace_record(kind, b.p);
+    gl_buf_free(&b);
+}
+
+void ws_trace_event(ws_conn *c, const char *kind, const char *extra)
+{
+    gl_buf b = {0};
+    gl_buf_adds(&b, "\"url\":");
+    gl_buf_json_str(&b, c->url_redacted, strlen(c->url_redacted));
+    if (extra) gl_buf_adds(&b, extra);
+    gl_trace_record(kind, b.p);
+    gl_buf_free(&b);
+}
+
+/* ---- lws side ---------------------------------------------------------- */
+
+/* The proxy as shown in messages: never its credentials. */
+const char *ws_proxy_shown(const ws_conn *c)
+{
+    const char *at = strrchr(c->proxy, '@');
+    return at ? at + 1 : c->proxy;
+}
+
+static void classify_connect_error(ws_conn *c, const char *why)
+{
+    const char *kind = "connect";
+    char lower[256];
+    size_t i;
+    for (i = 0; why[i] && i < sizeof lower - 1; i++)
+        lower[i] = (char)tolower((unsigned char)why[i]);
+    lower[i] = '\0';
+    if (strstr(lower, "ssl") || strstr(lower, "tls") || strstr(lower, "cert"))
+        kind = "tls";
+    else if (strstr(lower, "getaddrinfo") || strstr(lower, "dns"))
+        kind = "dns";
+    else if (strstr(lower, "timed out") || strstr(lower, "timeout"))
+        kind = "timeout";
+    if (!strcmp(why, "closed before established"))
+        why = "connection refused or closed before the handshake";
+    if (!strcmp(kind, "tls") && !c->insecure) {
+        /* lws's OpenSSL text is opaque ("error:00000001:lib(0)::reason(1)") */
+        ws_conn_fail(c, kind, "WebSocket connect to %s%s%s failed: TLS handshake failed "
+                  "(certificate verification is on; is the server's certificate valid for "
+                  "this host and trusted by the system CA store?) [%s]", c->url_redacted,
+                  c->proxy[0] ? " via proxy " : "", ws_proxy_shown(c), why);
+        return;
+    }
+    ws_conn_fail(c, kind, "WebSocket connect to %s%s%s failed: %s", c->url_redacted,
+              c->proxy[0] ? " via proxy " : "", ws_proxy_shown(c), why);
+}
+
+static void out_discard(ws_conn *c)
+{
+    ws_msg_free_list(c->out_head);
+    c->out_head = c->out_tail = NULL;
+    c->out_count = c->out_bytes = 0;
+}
+
+static void rx_message_done(ws_conn *c)
+{
+    ws_msg *m = calloc(1, sizeof *m);
+    if (!m) { ws_conn_fail(c, "protocol", "out of memory"); return; }
+    m->binary = c->frag_binary;
+    m->len = c->frag.len;
+    m->buf = m->data = (unsigned char *)c->frag.p;
+    if (!m->buf) { m->buf = m->data = (unsigned char *)strdup(""); }
+    c->frag.p = NULL;
+    c->frag.len = c->frag.cap = 0;
+    c->frag_active = 0;
+    if (gl_trace_on())
+        ws_trace_frame(c, "ws_recv", m->binary, m->data, m->len);
+    if (c->in_tail) c->in_tail->next = m; else c->in_head = m;
+    c->in_tail = m;
+    c->in_count++;
+    c->in_bytes += m->len;
+    c->msgs_in++;
+    if (c->in_bytes > c->in_hiwater) c->in_hiwater = c->in_bytes;
+    if (!c->rx_paused && (c->in_count >= c->queue_max || c->in_bytes >= c->queue_bytes_max)) {
+        c->rx_paused = 1;
+        lws_rx_flow_control(c->wsi, 0);
+    }
+    gl_wake(&c->w_recv);
+}
+
+static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+    if (c->state != ST_OPEN)
+        return 0;
+    c->last_rx = uv_now(c->loop);
+    if (!c->frag_active) {
+        c->frag_active = 1;
+        c->frag_binary = lws_frame_is_binary(wsi);
+        c->frag.len = 0;
+    }
+    if (c->frag.len + len > c->max_message) {
+        size_t total = c->frag.len + len + lws_remaining_packet_payload(wsi);
+        static const char why[] = "message too big";
+        ws_conn_fail(c, "protocol", "message of %zu bytes exceeds max_message (%zu) on %s",
+                  total, c->max_message, c->url_redacted);
+        gl_buf_free(&c->frag);
+        out_discard(c);
+        /* Returning -1 from RECEIVE mid-frame crashes lws 4.1.6; close
+         * from WRITEABLE instead, and drop the rest of the message. */
+        c->close_req = 1;
+        c->close_req_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+        c->close_req_len = sizeof why - 1;
+        memcpy(c->close_req_reason, why, sizeof why - 1);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (len)
+        gl_buf_add(&c->frag, in, len);
+    c->bytes_in += len;
+    if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))
+        rx_message_done(c);
+    return 0;
+}
+
+/* One frame per WRITEABLE: a due ping, else the next fragment of the head
+ * message; a requested close goes out after the queue is flushed, so a
+ * send() followed by close() still delivers the message. */
+static int on_writeable(ws_conn *c, struct lws *wsi)
+{
+    ws_msg *m = c->out_head;
+
+    if (c->ping_due) {
+        unsigned char pbuf[LWS_PRE + 8];
+        c->ping_due = 0;
+        if (lws_write(wsi, pbuf + LWS_PRE, 0, LWS_WRITE_PING) < 0) {
+            ws_conn_fail(c, "connect", "write failed on %s", c->url_redacted);
+            return -1;
+        }
+    } else if (m) {
+        size_t chunk = m->len - m->off;
+        int first = m->off == 0, last, flags;
+        if (chunk > WS_FRAG) chunk = WS_FRAG;
+        last = m->off + chunk == m->len;
+        flags = lws_write_ws_flags(m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, first, last);
+        /* lws writes the frame header into the bytes before data+off: the
+         * LWS_PRE headroom for the first frame, already-sent payload after */
+        if (lws_write(wsi, m->data + m->off, chunk, (enum lws_write_protocol)flags) < 0) {
+            ws_conn_fail(c, "connect", "write failed on %s", c->url_redacted);
+            return -1;
+        }
+        m->off += chunk;
+        c->out_bytes -= chunk;
+        c->bytes_out += chunk;
+        if (last) {
+            c->out_head = m->next;
+            if (!c->out_head) c->out_tail = NULL;
+            c->out_count--;
+            c->msgs_out++;
+            free(m->buf);
+            free(m);
+        }
+        if (c->out_bytes <= c->out_bytes_max)
+            gl_wake(&c->w_send);
+    } else if (c->close_req) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_req_code,
+                         (unsigned char *)c->close_req_reason, c->close_req_len);
+        return -1;
+    }
+    if (c->out_head || c->ping_due || c->close_req)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                       void *user, void *in, size_t len)
+{
+    ws_conn *c = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        unsigned char **p = (unsigned char **)in, *end = (*p) + len;
+        int i;
+        if (!c) break;
+        for (i = 0; i < c->nhdr; i++)
+            if (lws_add_http_header_by_name(wsi, (const unsigned char *)c->hdr_names[i],
+                    (const unsigned char *)c->hdr_values[i],
+                    (int)strlen(c->hdr_values[i]), p, end))
+                return -1;
+        break;
+    }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (!c) break;
+        if (c->state != ST_CONNECTING)   /* timed out meanwhile */
+            return -1;
+        c->state = ST_OPEN;
+        c->last_rx = uv_now(c->loop);
+        if (gl_trace_on()) ws_trace_event(c, "ws_handshake", ",\"status\":101");
+        gl_wake(&c->w_conn);
+        break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        char why[256];
+        unsigned int status;
+        if (!c) break;
+        snprintf(why, sizeof why, "%.*s", in ? (int)len : 0, in ? (const char *)in : "");
+        if (!why[0]) snprintf(why, sizeof why, "connection error");
+        status = lws_http_client_http_response(wsi);
+        if (c->state == ST_CONNECTING && status && status != 101) {
+            char extra[64];
+            c->err_status = (int)status;
+            ws_conn_fail(c, "ws_handshake", "WebSocket handshake to %s failed: HTTP %u%s%s",
+                      c->url_redacted, status, c->proxy[0] ? " (via proxy " : "",
+                      ws_proxy_shown(c));
+            if (c->proxy[0] && c->err_msg) {
+                size_t n = strlen(c->err_msg);
+                char *m = realloc(c->err_msg, n + 2);
+                if (m) { m[n] = ')'; m[n + 1] = '\0'; c->err_msg = m; }
+            }
+            snprintf(extra, sizeof extra, ",\"status\":%u", status);
+            if (gl_trace_on()) ws_trace_event(c, "ws_handshake", extra);
+        } else {
+            classify_connect_error(c, why);
+            if (gl_trace_on()) ws_trace_event(c, "ws_handshake", ",\"status\":0");
+        }
+        c->wsi = NULL;
+        break;
+    }
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!c) break;
+        return on_receive(c, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        if (c) c->last_rx = uv_now(c->loop);
+        break;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (!c)
+            return 0;
+        if (c->state == ST_OPEN || c->close_req)
+            return on_writeable(c, wsi);
+        return c->state == ST_CLOSED ? -1 : 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+        const unsigned char *p = in;
+        if (!c) break;
+        c->peer_closed = 1;
+        c->close_code = len >= 2 ? (p[0] << 8 | p[1]) : 1005;
+        free(c->close_reason);
+        c->close_reason = malloc(len >= 2 ? len - 1 : 1);
+        if (c->close_reason) {
+            if (len > 2) memcpy(c->close_reason, p + 2, len - 2);
+            c->close_reason[len > 2 ? len - 2 : 0] = '\0';
+        }
+        if (gl_trace_on()) {
+            gl_buf b = {0};
+            char num[48];
+            snprintf(num, sizeof num, ",\"close_code\":%d,\"reason\":", c->close_code);
+            gl_buf_adds(&b, num);
+            gl_buf_json_str(&b, c->close_reason ? c->close_reason : "",
+                            c->close_reason ? strlen(c->close_reason) : 0);
+            ws_trace_event(c, "ws_close", b.p);
+            gl_buf_free(&b);
+        }
+        break;
+    }
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (!c) break;
+        c->wsi = NULL;
+        if (c->peer_closed)
+            ws_conn_fail(c, "ws_closed", "WebSocket %s closed by the server: %d%s%s",
+                      c->url_redacted, c->close_code,
+                      c->close_reason && *c->close_reason ? " " : "",
+                      c->close_reason ? c->close_reason : "");
+        else {
+            c->close_code = 1006;
+            ws_conn_fail(c, "ws_closed", "WebSocket %s dropped without a close frame (1006)",
+                      c->url_redacted);
+        }
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (!c) break;
+        lws_set_wsi_user(wsi, NULL);
+        c->wsi = NULL;
+        if (c->state == ST_CONNECTING)
+            ws_conn_fail(c, "connect", "WebSocket connect to %s failed", c->url_redacted);
+        else if (c->state == ST_OPEN) {
+            c->close_code = 1006;
+            ws_conn_fail(c, "ws_closed", "WebSocket %s dropped without a close frame (1006)",
+                      c->url_redacted);
+        }
+        c->wsi_alive = 0;
+        W.nwsi--;
+        ws_wake_all(c);
+        ws_conn_maybe_free(c);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+    gl_log(level == LLL_ERR ? GL_LOG_DEBUG : GL_LOG_TRACE, "lws", "%.*s", (int)n, line);
+}
+
+struct lws_context *ws_lws_context(uv_loop_t *loop, char *err, size_t errlen)
+{
+    struct lws_context_creation_info info;
+    void *loops[1];
+
+    if (W.ctx) return W.ctx;
+    W.loop = loop;
+    lws_set_log_level(LLL_ERR | (gl_log_enabled(GL_LOG_TRACE) ? LLL_WARN | LLL_NOTICE : 0),
+                      lws_log_emit);
+    memset(&info, 0, sizeof info);
+    loops[0] = W.loop;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+                   LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.foreign_loops = loops;
+    info.pt_serv_buf_size = WS_FRAG;
+    info.timeout_secs = 3600;           /* our own timers decide */
+    info.connect_timeout_secs = 3600;
+    W.ctx = lws_create_context(&info);
+    if (W.ctx) {
+        static int registered;
+        if (!registered++) atexit(gl_ws_shutdown);
+    }
+    if (!W.ctx) {
+        snprintf(err, errlen, "cannot create the libwebsockets context "
+                 "(is the libuv event plugin, package libwebsockets-evlib-uv, installed?)");
+        return NULL;
+    }
+    return W.ctx;
+}
+
+struct lws_vhost *ws_lws_vhost(const char *proxy, char *err, size_t errlen)
+{
+    struct lws_context_creation_info info;
+    ws_vh *v;
+    char name[32], *saved = NULL;
+    const char *envp;
+
+    for (v = W.vhosts; v; v = v->next)
+        if (!strcmp(v->proxy, proxy)) return v->vh;
+    v = calloc(1, sizeof *v);
+    if (!v) { snprintf(err, errlen, "out of memory"); return NULL; }
+    snprintf(v->proxy, sizeof v->proxy, "%s", proxy);
+    snprintf(name, sizeof name, "glrun-ws-%d", W.nvh++);
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = ws_protocols;
+    info.vhost_name = name;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.timeout_secs = 3600;
+    info.connect_timeout_secs = 3600;
+    if (*proxy) {
+        info.http_proxy_address = v->proxy;
+    } else if ((envp = getenv("http_proxy")) != NULL) {
+        /* lws would apply $http_proxy to every vhost without one; proxy
+         * choice (NO_PROXY, per-scheme variables) is ours */
+        saved = strdup(envp);
+        unsetenv("http_proxy");
+    }
+    v->vh = lws_create_vhost(W.ctx, &info);
+    if (saved) { setenv("http_proxy", saved, 1); free(saved); }
+    if (!v->vh) {
+        snprintf(err, errlen, "cannot create a libwebsockets vhost%s%s",
+                 *proxy ? " for proxy " : "", proxy);
+        free(v);
+        return NULL;
+    }
+    v->next = W.vhosts;
+    W.vhosts = v;
+    return v->vh;
+}
+
+void ws_lws_start(ws_conn *c, struct lws_vhost *vh)
+{
+    struct lws_client_connect_info i;
+    struct lws *w;
+
+    memset(&i, 0, sizeof i);
+    i.context = W.ctx;
+    i.vhost = vh;
+    i.address = c->proxy[0] || !c->addr[0] ? c->u.host : c->addr;
+    i.port = c->u.port;
+    i.path = c->u.path;
+    i.host = c->u.hostport;
+    i.protocol = c->protocols;
+    i.local_protocol_name = ws_protocols[0].name;
+    i.userdata = c;
+    i.alpn = "http/1.1";
+    if (c->u.tls) {
+        i.ssl_connection = LCCSCF_USE_SSL;
+        if (c->insecure)
+            i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+    i.pwsi = &c->wsi;
+    c->phase = PH_LWS;
+    c->wsi_alive = 1;
+    W.nwsi++;
+    w = lws_client_connect_via_info(&i);
+    if (!w && c->wsi_alive) {
+        /* lws already destroyed whatever it had made */
+        c->wsi_alive = 0;
+        W.nwsi--;
+        c->wsi = NULL;
+        ws_conn_fail(c, "connect", "WebSocket connect to %s failed to start", c->url_redacted);
+    }
+}
+
+/* lws on a foreign loop is destroyed in two steps: the first call closes
+ * its handles, the loop then runs their close callbacks, and a second call
+ * frees the context. The runtime's main runs the loop after lua_close; the
+ * second step runs at exit (or from gl_ws_shutdown if main calls it). */
+void gl_ws_shutdown(void)
+{
+    if (W.ctx) {
+        lws_context_destroy(W.ctx);
+        W.ctx = NULL;
+    }
+}
+
+void ws_lws_teardown(void)
+{
+    if (W.ctx && !W.destroying) {
+        int budget = 200;
+        W.destroying = 1;
+        lws_context_destroy(W.ctx);
+        /* lws closes its sockets' uv handles asynchronously: let those
+         * close callbacks run now, before the runtime closes whatever is
+         * left on the loop (which must not include lws's own handles). */
+        while (budget-- > 0 && (W.nwsi > 0 || budget > 190))
+            uv_run(W.loop, UV_RUN_NOWAIT);
+    }
+    while (W.vhosts) {
+        ws_vh *n = W.vhosts->next;
+        free(W.vhosts);
+        W.vhosts = n;
+    }
+}

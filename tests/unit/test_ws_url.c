@@ -1,0 +1,161 @@
+/*
+ * test_ws_url.c — unit tests for runtime/ws_url.c: URL splitting and the
+ * curl-compatible proxy choice (environment, NO_PROXY) of the ws client.
+ */
+#include "../../runtime/ws_url.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_failed;
+static char g_why[512];
+
+#define CHECK(cond) do { if (!(cond)) { \
+    snprintf(g_why, sizeof g_why, "%s:%d: %s", __FILE__, __LINE__, #cond); \
+    return; } } while (0)
+#define CHECK_STR(a, b) do { const char *a_ = (a), *b_ = (b); \
+    if (strcmp(a_, b_)) { snprintf(g_why, sizeof g_why, "%s:%d: %s is \"%s\", expected \"%s\"", \
+        __FILE__, __LINE__, #a, a_, b_); return; } } while (0)
+
+static void clear_proxy_env(void)
+{
+    const char *vars[] = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                           "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", NULL };
+    for (int i = 0; vars[i]; i++) unsetenv(vars[i]);
+}
+
+static void test_parse_gemini_live_url(void)
+{
+    ws_url u;
+    char err[128];
+    CHECK(ws_url_parse("wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=K",
+                       &u, err, sizeof err) == 0);
+    CHECK(u.tls == 1);
+    CHECK(u.port == 443);
+    CHECK_STR(u.host, "generativelanguage.googleapis.com");
+    CHECK_STR(u.hostport, "generativelanguage.googleapis.com");
+    CHECK_STR(u.path, "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=K");
+    ws_url_free(&u);
+}
+
+static void test_parse_port_and_defaults(void)
+{
+    ws_url u;
+    char err[128];
+    CHECK(ws_url_parse("ws://127.0.0.1:8080", &u, err, sizeof err) == 0);
+    CHECK(u.tls == 0 && u.port == 8080);
+    CHECK_STR(u.hostport, "127.0.0.1:8080");
+    CHECK_STR(u.path, "/");
+    ws_url_free(&u);
+    CHECK(ws_url_parse("ws://h?x=1#frag", &u, err, sizeof err) == 0);
+    CHECK(u.port == 80);
+    CHECK_STR(u.path, "/?x=1");
+    ws_url_free(&u);
+    CHECK(ws_url_parse("WSS://H.example:9443//ws/x", &u, err, sizeof err) == 0);
+    CHECK(u.tls == 1 && u.port == 9443);
+    CHECK_STR(u.path, "//ws/x");
+    ws_url_free(&u);
+}
+
+static void test_parse_ipv6(void)
+{
+    ws_url u;
+    char err[128];
+    CHECK(ws_url_parse("ws://[::1]:9000/p", &u, err, sizeof err) == 0);
+    CHECK_STR(u.host, "::1");
+    CHECK_STR(u.hostport, "[::1]:9000");
+    CHECK(u.port == 9000);
+    ws_url_free(&u);
+}
+
+static void test_parse_rejects(void)
+{
+    ws_url u;
+    char err[128];
+    const char *bad[] = { "http://h/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:99999/",
+                          "ws://h:12x/", "ws://user:pw@h/", "ws://[::1/", "h/x", NULL };
+    for (int i = 0; bad[i]; i++) {
+        err[0] = 0;
+        if (ws_url_parse(bad[i], &u, err, sizeof err) == 0) {
+            ws_url_free(&u);
+            snprintf(g_why, sizeof g_why, "accepted bad URL %s", bad[i]);
+            return;
+        }
+        CHECK(err[0] != 0);
+    }
+}
+
+static void test_no_proxy_match(void)
+{
+    CHECK(ws_no_proxy_match("*", "anything"));
+    CHECK(ws_no_proxy_match("localhost,127.0.0.1", "127.0.0.1"));
+    CHECK(ws_no_proxy_match("example.com", "example.com"));
+    CHECK(ws_no_proxy_match("example.com", "api.example.com"));
+    CHECK(ws_no_proxy_match(".example.com", "api.example.com"));
+    CHECK(ws_no_proxy_match(" a.b , googleapis.com ", "generativelanguage.googleapis.com"));
+    CHECK(!ws_no_proxy_match("example.com", "badexample.com"));
+    CHECK(!ws_no_proxy_match("api.example.com", "example.com"));
+    CHECK(ws_no_proxy_match("10.0.0.0/8", "10.1.2.3"));
+    CHECK(!ws_no_proxy_match("10.0.0.0/8", "11.1.2.3"));
+    CHECK(!ws_no_proxy_match("", "h"));
+    CHECK(!ws_no_proxy_match(NULL, "h"));
+}
+
+static void test_proxy_from_env(void)
+{
+    char out[300], err[128];
+    clear_proxy_env();
+    CHECK(ws_proxy_select(1, "h.example", NULL, out, sizeof out, err, sizeof err) == 0);
+    CHECK_STR(out, "");
+    setenv("HTTPS_PROXY", "http://proxy.corp:3128/", 1);
+    setenv("http_proxy", "http://plain:8080", 1);
+    CHECK(ws_proxy_select(1, "h.example", NULL, out, sizeof out, err, sizeof err) == 0);
+    CHECK_STR(out, "proxy.corp:3128");
+    CHECK(ws_proxy_select(0, "h.example", NULL, out, sizeof out, err, sizeof err) == 0);
+    CHECK_STR(out, "plain:8080");
+    setenv("NO_PROXY", "example", 1);
+    CHECK(ws_proxy_select(1, "h.example", NULL, out, sizeof out, err, sizeof err) == 0);
+    CHECK_STR(out, "");
+    /* an explicit proxy ignores NO_PROXY; "" means none */
+    CHECK(ws_proxy_select(1, "h.example", "http://u:p@px:1", out, sizeof out, err, sizeof err) == 0);
+    CHECK_STR(out, "u:p@px:1");
+    CHECK(ws_proxy_select(1, "other.host", "", out, sizeof out, err, sizeof err) == 0);
+    CHECK_STR(out, "");
+    /* curl's default port, and no TLS-to-proxy */
+    CHECK(ws_proxy_select(1, "x", "proxy.corp", out, sizeof out, err, sizeof err) == 0);
+    CHECK_STR(out, "proxy.corp:1080");
+    CHECK(ws_proxy_select(1, "x", "https://proxy.corp:443", out, sizeof out, err, sizeof err) == -1);
+    CHECK(ws_proxy_select(1, "x", "socks5://p:1", out, sizeof out, err, sizeof err) == -1);
+    clear_proxy_env();
+    setenv("ALL_PROXY", "http://all:9", 1);
+    CHECK(ws_proxy_select(0, "x", NULL, out, sizeof out, err, sizeof err) == 0);
+    CHECK_STR(out, "all:9");
+    clear_proxy_env();
+}
+
+int main(void)
+{
+    struct { const char *name; void (*fn)(void); } tests[] = {
+        { "parse_gemini_live_url", test_parse_gemini_live_url },
+        { "parse_port_and_defaults", test_parse_port_and_defaults },
+        { "parse_ipv6", test_parse_ipv6 },
+        { "parse_rejects", test_parse_rejects },
+        { "no_proxy_match", test_no_proxy_match },
+        { "proxy_from_env", test_proxy_from_env },
+    };
+    int passed = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        g_why[0] = 0;
+        tests[i].fn();
+        if (g_why[0]) {
+            printf("FAIL %s: %s\n", tests[i].name, g_why);
+            g_failed++;
+        } else {
+            printf("ok   %s\n", tests[i].name);
+            passed++;
+        }
+    }
+    printf("%d passed, %d failed\n", passed, g_failed);
+    return g_failed ? 1 : 0;
+}
