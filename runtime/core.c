@@ -401,7 +401,14 @@ static int l_b64decode(lua_State *L) {
     return 1;
 }
 
+#include <unistd.h>
+static int l_isatty(lua_State *L) {
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+    {"isatty", l_isatty},
     {"error", l_error},
     {"is_error", l_is_error},
     {"secret", l_secret},

@@ -9,7 +9,8 @@
 local M = {}
 
 local lazy = { rest = "gemini.rest", config = "gemini.config", errors = "gemini.errors",
-               live = "gemini.live", models = "gemini.models" }
+               live = "gemini.live", models = "gemini.models",
+               policy = "gemini.policy", ratelimit = "gemini.ratelimit" }
 setmetatable(M, { __index = function(t, k)
   local name = lazy[k]
   if name then
@@ -39,6 +40,12 @@ function M.request(prompt, opts)
     req.systemInstruction = { parts = { { text = opts.system } } }
   end
   return req
+end
+
+--- A conversation over Live or REST with the fallback policy (see
+--- gemini.chat): chat{system=, model=, live_model=, transport=, policy=}.
+function M.chat(opts)
+  return require("gemini.chat").new(opts)
 end
 
 --- One answer, as text. Returns text, response — or nil, err.

@@ -7,7 +7,7 @@ if [ ! -x "$PROBE" ] && [ ! -f "$PROBE" ]; then echo "SKIPPED: $PROBE not presen
 command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIPPED: node/npm not installed"; exit 77; }
 start_glmock
 export SDK_PROBE_CACHE="${SDK_PROBE_CACHE:-$HOME/.cache/glrun-sdk-probe}"
-timeout 240 bash "$PROBE" "$GLMOCK_URL" --only=${SDK_PROBE_ONLY:-rest.generateContent,rest.generateContentStream,rest.stream-error-429,rest.bad-key-400,rest.unknown-model-404,rest.overloaded-503} >"$TMP/probe.out" 2>&1
+timeout 240 bash "$PROBE" "$GLMOCK_URL" --live-model=gemini-live-text-test ${SDK_PROBE_ONLY:+--only=$SDK_PROBE_ONLY} >"$TMP/probe.out" 2>&1
 RC=$?
 cat "$TMP/probe.out"
 expect_eq "sdk-probe exits 0" 0 "$RC"

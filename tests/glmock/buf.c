@@ -196,3 +196,18 @@ char *query_get(const char *query, const char *name)
     }
     return NULL;
 }
+
+bool utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned ch = p[i];
+        size_t len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n || ch == 0xC0 || ch == 0xC1 || ch > 0xF4) return false;
+        for (size_t k = 1; k < len; k++)
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+        if (ch == 0 && n) return false;
+        i += len;
+    }
+    return true;
+}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 
 static uv_tcp_t g_listener;
 static bool g_listening;
@@ -74,11 +75,14 @@ static void req_free(req_t *r)
     free(r->path);
     free(r->query);
     free(r->api_key);
+    free(r->authorization);
+    free(r->content_type);
     free(r->upgrade);
     free(r->connection);
     free(r->ws_key);
     free(r->ws_version);
     buf_free(&r->body);
+    json_decref(r->headers);
     free(r);
 }
 
@@ -107,6 +111,7 @@ static void on_handle_closed(uv_handle_t *h)
     buf_free(&c->hval);
     buf_free(&c->wsin);
     buf_free(&c->wsmsg);
+    json_decref(c->echo_headers);
     free(c);
 }
 
@@ -131,6 +136,7 @@ void conn_close(conn_t *c)
 static void on_shutdown(uv_shutdown_t *s, int status)
 {
     conn_t *c = s->data;
+    (void)status;
     free(s);
     conn_close(c);
 }
@@ -169,6 +175,7 @@ item_t *oq_push(conn_t *c, int kind, const void *p, size_t n, unsigned delay_ms)
 
 void oq_clear_turn(conn_t *c, int turn)
 {
+    item_t *old_head = c->oq_head;
     item_t **pp = &c->oq_head;
     c->oq_tail = NULL;
     while (*pp) {
@@ -181,7 +188,14 @@ void oq_clear_turn(conn_t *c, int turn)
             pp = &it->next;
         }
     }
-    if (c->oq_head == NULL) c->delay_done = false;
+    if (c->oq_head != old_head) {
+        /* The pending delay belonged to a dropped item. */
+        c->delay_done = false;
+        if (c->timer_running) {
+            uv_timer_stop(&c->tick);
+            c->timer_running = false;
+        }
+    }
 }
 
 bool oq_has_turn(conn_t *c, int turn)
@@ -271,6 +285,9 @@ static void dispatch(conn_t *c, req_t *r)
     rest_handle(c, r);
 }
 
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+
 static void serve_queued(conn_t *c)
 {
     while (!c->busy && c->rq_head && !c->closing && !c->shutting) {
@@ -280,6 +297,10 @@ static void serve_queued(conn_t *c)
         c->rq_len--;
         dispatch(c, r);
         req_free(r);
+    }
+    if (!c->reading && !c->eof && !c->closing && c->mode == 0 && c->rq_len < GLMOCK_MAX_QUEUED) {
+        c->reading = true;
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
     }
     if (!c->busy && !c->rq_head && c->eof && !c->closing && c->mode == 0)
         conn_shutdown(c);
@@ -292,10 +313,22 @@ static void commit_header(conn_t *c)
     const char *f = buf_cstr(&c->hfield);
     char **slot = NULL;
     if (!strcasecmp(f, "x-goog-api-key")) slot = &r->api_key;
+    else if (!strcasecmp(f, "authorization")) slot = &r->authorization;
+    else if (!strcasecmp(f, "content-type")) slot = &r->content_type;
     else if (!strcasecmp(f, "upgrade")) slot = &r->upgrade;
     else if (!strcasecmp(f, "connection")) slot = &r->connection;
     else if (!strcasecmp(f, "sec-websocket-key")) slot = &r->ws_key;
     else if (!strcasecmp(f, "sec-websocket-version")) slot = &r->ws_version;
+    if (r->url && strstr(r->url, "/glmock/")) {
+        if (!r->headers) r->headers = json_object();
+        char *lower = xstrdup(f);
+        for (char *q = lower; *q; q++) if (*q >= 'A' && *q <= 'Z') *q = (char)(*q - 'A' + 'a');
+        const char *v = buf_cstr(&c->hval);
+        if (utf8_valid(lower, strlen(lower)) && utf8_valid(v, strlen(v)))
+            json_object_set_new(r->headers, lower, json_string(v));
+        free(lower);
+    }
+    if (!strcasecmp(f, "expect") && !strcasecmp(buf_cstr(&c->hval), "100-continue")) r->expect_continue = true;
     if (slot) {
         free(*slot);
         *slot = xstrdup(buf_cstr(&c->hval));
@@ -362,6 +395,15 @@ static void split_url(req_t *r)
         dec[o++] = ch;
     }
     dec[o] = 0;
+    if (!utf8_valid(dec, o)) {
+        /* Keep it printable in JSON bodies: fall back to the raw path. */
+        o = 0;
+        for (size_t i = 0; i < plen; i++) {
+            if (u[i] == '/' && o > 0 && dec[o - 1] == '/') continue;
+            dec[o++] = (u[i] & 0x80) ? '?' : u[i];
+        }
+        dec[o] = 0;
+    }
     r->path = dec;
     r->query = xstrdup(q ? q + 1 : "");
 }
@@ -372,6 +414,12 @@ static int on_headers_complete(http_parser *p)
     commit_header(c);
     split_url(c->cur);
     c->cur->method = p->method;
+    /* libcurl waits up to a second for this before sending a large body. */
+    if (p->content_length != ULLONG_MAX && p->content_length > GLMOCK_MAX_BODY) {
+        c->cur->too_large = true;
+        return -1;      /* 1 and 2 mean "skip body" to http-parser */
+    }
+    if (c->cur->expect_continue) conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     return 0;
 }
 
@@ -409,7 +457,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 
 static void fail_request(conn_t *c, int status, const char *msg)
 {
-    json_t *e = rpc_error(status, status == 413 ? "INVALID_ARGUMENT" : "INVALID_ARGUMENT", msg);
+    json_t *e = rpc_error(status, "INVALID_ARGUMENT", msg);
     char *body = json_pretty(e);
     json_decref(e);
     buf_t b = {0};
@@ -459,6 +507,11 @@ static void handle_http_bytes(conn_t *c, const char *data, size_t n)
         return;
     }
     serve_queued(c);
+    if (c->rq_len >= GLMOCK_MAX_QUEUED && c->reading && !c->closing) {
+        /* A client pipelining far ahead: stop reading until the queue drains. */
+        c->reading = false;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
@@ -470,6 +523,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     } else if (nread < 0) {
         if (nread != UV_EOF) LOG("conn %llu: read: %s", (unsigned long long)c->id, uv_strerror((int)nread));
         c->eof = true;
+        c->reading = false;
         uv_read_stop(s);
         if (c->mode == 1 || c->busy || nread != UV_EOF) {
             /* Client went away (mid-stream, hanging request, or WebSocket without close). */
@@ -506,6 +560,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (g_conns) g_conns->prev = c;
     g_conns = c;
     LOG("conn %llu: accepted", (unsigned long long)c->id);
+    c->reading = true;
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }
 

@@ -3,6 +3,10 @@
 #ifndef GLMOCK_H
 #define GLMOCK_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* strcasecmp, gmtime_r, clock_gettime, M_PI under -std=c11 */
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +34,7 @@ char *buf_cstr(buf_t *b);           /* NUL-terminated view (does not change len)
 char *b64_encode(const unsigned char *p, size_t n);                /* malloc'd */
 unsigned char *b64_decode(const char *s, size_t *outlen);         /* malloc'd, NULL on error */
 size_t count_words(const char *s);
+bool utf8_valid(const char *s, size_t n);
 bool contains(const char *hay, const char *needle);
 char *xstrdup(const char *s);
 void *xmalloc(size_t n);
@@ -70,11 +75,15 @@ typedef struct req {
     char *path;                 /* decoded, '//' collapsed */
     char *query;                /* raw, without '?', or "" */
     char *api_key;              /* x-goog-api-key header */
+    char *authorization;        /* Authorization header (Vertex: "Bearer <token>") */
+    char *content_type;
     char *upgrade, *connection, *ws_key, *ws_version;
     buf_t body;
     bool keep_alive;
     bool is_upgrade;
     bool too_large;
+    bool expect_continue;
+    json_t *headers;            /* all headers, kept only for /glmock/ test endpoints */
 } req_t;
 
 /* A paced output queue: REST streams and Live turns are rendered into items
@@ -136,6 +145,9 @@ typedef struct conn {
     bool ws_close_sent, ws_close_rcvd;
     struct live *live;
     uint64_t started_ms;
+    bool echo;              /* /glmock/echo test endpoint */
+    json_t *echo_headers;   /* upgrade request headers, for "!headers" */
+    size_t echo_flood_left, echo_flood_size;
 } conn_t;
 
 void conn_write(conn_t *c, const void *p, size_t n);
@@ -220,17 +232,27 @@ typedef struct {
 } stream_plan_t;
 void stream_run(conn_t *c, req_t *r, stream_plan_t *sp);
 
+/* ------------------------------------------------------------------ oauth.c */
+void oauth_token(conn_t *c, req_t *r);
+json_t *vertex_check_bearer(req_t *r);      /* NULL when accepted, else an error body */
+char *bearer_token(req_t *r);               /* malloc'd or NULL */
+
 /* ------------------------------------------------------------------ ws.c */
-bool ws_path_version(const char *path, char *ver, size_t vn);
+enum { WS_NONE = 0, WS_GEMINI = 1, WS_VERTEX = 2, WS_ECHO = 3, WS_STALL = 4 };
+int ws_path_version(const char *path, char *ver, size_t vn);
 void ws_accept(conn_t *c, req_t *r, const char *version, const char *rest, size_t restn);
 void ws_on_data(conn_t *c, const char *p, size_t n);
 char *ws_frame(int opcode, bool fin, const void *p, size_t n, size_t *outlen);
 void ws_send_msg(conn_t *c, const char *json, size_t n, unsigned delay, bool fragment, int turn);
-void ws_close_now(conn_t *c, int code, const char *reason);   /* queue close frame */
+void ws_close_now(conn_t *c, int code, const char *reason);   /* drop pending output, close */
+void ws_close_queued(conn_t *c, int code, const char *reason, bool drop_pending);
 void ws_on_close_handshake_done(conn_t *c);
 
+/* ------------------------------------------------------------------ echo.c */
+void echo_on_message(conn_t *c, int op, const char *p, size_t n);
+
 /* ------------------------------------------------------------------ live.c */
-struct live *live_new(conn_t *c, const char *version, const char *key);
+struct live *live_new(conn_t *c, const char *version, const char *key, bool vertex);
 void live_free(struct live *l);
 void live_on_message(conn_t *c, const char *p, size_t n);
 void live_on_close(conn_t *c);

@@ -22,6 +22,7 @@ typedef struct live {
     char version[16];
     char *key;
     bool setup_done;
+    bool vertex;            /* Vertex AI LlmBidiService dialect */
     char *model;
     const model_t *m;
     bool audio, in_tx, out_tx, resumption;
@@ -35,6 +36,7 @@ typedef struct live {
     uint64_t audio_bytes;
     int audio_rate;
     uint64_t tone_pos;
+    int model_flags;        /* faults from words in the model id, applied to every turn */
     int history_tokens;     /* conversation so far, carried over by resumption */
     int turns_done;
 } live_t;
@@ -135,12 +137,17 @@ static void on_lifetime_goaway(uv_timer_t *t)
     uv_timer_start(&c->deadline, on_lifetime_close, (uint64_t)(lead * 1000), 0);
 }
 
-static json_t *usage_json(int ptok, int rtok, bool audio)
+/* Gemini API Live says responseTokenCount; Vertex says candidatesTokenCount (§3.5). */
+static json_t *usage_json(int ptok, int rtok, bool audio, bool vertex)
 {
-    return json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}], s:[{s:s, s:i}]}",
-        "promptTokenCount", ptok, "responseTokenCount", rtok, "totalTokenCount", ptok + rtok,
+    json_t *u = json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}], s:[{s:s, s:i}]}",
+        "promptTokenCount", ptok, vertex ? "candidatesTokenCount" : "responseTokenCount", rtok,
+        "totalTokenCount", ptok + rtok,
         "promptTokensDetails", "modality", "TEXT", "tokenCount", ptok,
-        "responseTokensDetails", "modality", audio ? "AUDIO" : "TEXT", "tokenCount", rtok);
+        vertex ? "candidatesTokensDetails" : "responseTokensDetails", "modality", audio ? "AUDIO" : "TEXT",
+        "tokenCount", rtok);
+    if (vertex) json_object_set_new(u, "trafficType", json_string("ON_DEMAND"));
+    return u;
 }
 
 static void send_resumption_update(live_t *l, int turn)
@@ -164,7 +171,8 @@ static json_t *audio_part(live_t *l, size_t words)
     }
     char *b64 = b64_encode(pcm, samples * 2);
     free(pcm);
-    json_t *p = json_pack("{s:{s:s, s:s}}", "inlineData", "mimeType", "audio/pcm;rate=24000", "data", b64);
+    json_t *p = json_pack("{s:{s:s, s:s}}", "inlineData", "mimeType", l->vertex ? "audio/pcm" : "audio/pcm;rate=24000",
+                          "data", b64);
     free(b64);
     return p;
 }
@@ -203,8 +211,10 @@ static void emit_reply(live_t *l, const char *text, int ptok, int flags)
         size_t words = count_words(piece);
         rtok += (int)words;
         json_t *part = l->audio ? audio_part(l, words) : json_pack("{s:s}", "text", piece);
-        send_json(l, json_pack("{s:{s:{s:[o]}}}", "serverContent", "modelTurn", "parts", part),
-                  first ? 0 : delay, flags, turn);
+        json_t *mt = json_pack("{s:{s:{s:[o]}}}", "serverContent", "modelTurn", "parts", part);
+        if (l->vertex) json_object_set_new(json_object_get(json_object_get(mt, "serverContent"), "modelTurn"),
+                                           "role", json_string("model"));
+        send_json(l, mt, first ? 0 : delay, flags, turn);
         first = false;
         if (l->audio && l->out_tx)
             send_json(l, json_pack("{s:{s:{s:s}}}", "serverContent", "outputTranscription", "text", piece),
@@ -224,7 +234,7 @@ static void emit_reply(live_t *l, const char *text, int ptok, int flags)
     send_json(l, json_pack("{s:{s:b}}", "serverContent", "generationComplete", 1), delay, flags, turn);
     int total_prompt = l->history_tokens + ptok;
     send_json(l, json_pack("{s:{s:b}, s:o}", "serverContent", "turnComplete", 1,
-                           "usageMetadata", usage_json(total_prompt, rtok, l->audio)), 0, flags, turn);
+                           "usageMetadata", usage_json(total_prompt, rtok, l->audio, l->vertex)), 0, flags, turn);
     l->history_tokens += ptok + rtok;
     l->turns_done++;
     send_resumption_update(l, turn);
@@ -262,7 +272,7 @@ static void start_turn(live_t *l, const char *text, int ptok)
         close_with(l, 1011, "Internal error encountered.");
         return;
     }
-    int flags = 0;
+    int flags = l->model_flags;
     if (contains(text, "drop")) flags |= F_DROP;
     if (contains(text, "fragment")) flags |= F_FRAGMENT;
     if (contains(text, "slowframes")) flags |= F_SLOW;
@@ -302,21 +312,31 @@ static bool key_ok(live_t *l)
 static void on_setup(live_t *l, json_t *setup)
 {
     if (!json_is_object(setup)) { close_with(l, 1007, INVALID_ARG); return; }
-    if (!key_ok(l)) return;
+    if (!l->vertex && !key_ok(l)) return;    /* Vertex checked the bearer at the upgrade */
     const char *model = jstr(setup, "model");
     if (!model || !*model) { close_with(l, 1007, INVALID_ARG); return; }
     const char *id = strncmp(model, "models/", 7) == 0 ? model + 7 : model;
+    if (l->vertex) {
+        const char *m = strstr(model, "models/");
+        id = m ? m + 7 : model;
+    }
     char reason[512];
     if (contains(id, "nonexistent") || !(contains(id, "internal") || catalog_live_find(id))) {
-        snprintf(reason, sizeof reason, "models/%.300s is not found for API version %s, or is not supported for "
-                 "bidiGenerateContent. Call ListModels to see the list of available models and their supported methods.",
-                 id, l->version);
+        if (l->vertex)
+            snprintf(reason, sizeof reason, "Publisher Model `%.300s` was not found or your project does not have "
+                     "access to it. Please ensure you are using a valid model version.", model);
+        else
+            snprintf(reason, sizeof reason, "models/%.300s is not found for API version %s, or is not supported for "
+                     "bidiGenerateContent. Call ListModels to see the list of available models and their supported "
+                     "methods.", id, l->version);
         close_with(l, 1008, reason);
         return;
     }
     if (contains(id, "internal")) { close_with(l, 1011, "Internal error encountered."); return; }
     l->m = catalog_live_find(id);
     l->model = xstrdup(id);
+    if (contains(id, "slow")) l->model_flags |= F_SLOW;
+    if (contains(id, "fragment")) l->model_flags |= F_FRAGMENT;
     json_t *gc = jget(setup, "generationConfig");
     json_t *mods = jget(gc, "responseModalities");
     bool text = false, audio = false;
@@ -353,7 +373,16 @@ static void on_setup(live_t *l, json_t *setup)
     l->history_tokens += instruction_tokens(jget(setup, "systemInstruction"));
     l->setup_done = true;
     LOG("conn %llu: setup %s (%s)", (unsigned long long)l->c->id, id, l->audio ? "AUDIO" : "TEXT");
-    send_json(l, json_pack("{s:{}}", "setupComplete"), 0, 0, 0);
+    if (l->vertex) {
+        /* Vertex answers with a session id (a UUID; deterministic here). */
+        uint64_t h = fnv1a(&l->c->id, sizeof l->c->id, 0);
+        char sid[40];
+        snprintf(sid, sizeof sid, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(h >> 32), (unsigned)(h >> 16) & 0xffff,
+                 (unsigned)h & 0xfff, (unsigned)(h >> 20) & 0xfff, (unsigned long long)(h * 2654435761u) & 0xffffffffffffull);
+        send_json(l, json_pack("{s:{s:s}}", "setupComplete", "sessionId", sid), 0, 0, 0);
+    } else {
+        send_json(l, json_pack("{s:{}}", "setupComplete"), 0, 0, 0);
+    }
     oq_pump(l->c);
     if (g_opt.lifetime > 0) {
         double lead = g_opt.lifetime >= 4 ? 2.0 : g_opt.lifetime / 2;
@@ -494,10 +523,11 @@ void live_on_message(conn_t *c, const char *p, size_t n)
     json_decref(msg);
 }
 
-struct live *live_new(conn_t *c, const char *version, const char *key)
+struct live *live_new(conn_t *c, const char *version, const char *key, bool vertex)
 {
     live_t *l = xcalloc(1, sizeof *l);
     l->c = c;
+    l->vertex = vertex;
     snprintf(l->version, sizeof l->version, "%s", version);
     l->key = key ? xstrdup(key) : NULL;
     return l;

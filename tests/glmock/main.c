@@ -2,6 +2,7 @@
 #include "glmock.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,13 @@ options_t g_opt = {.host = "127.0.0.1"};
 uv_loop_t *g_loop;
 
 static uv_signal_t g_sigint, g_sigterm;
-static uv_pipe_t g_stdin;
+static union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+    uv_tty_t tty;
+} g_stdin;
 static uv_timer_t g_idle;
 static bool g_stdin_open;
 
@@ -47,13 +54,14 @@ static void shutdown_all(void)
     if (!uv_is_closing((uv_handle_t *)&g_sigterm)) uv_close((uv_handle_t *)&g_sigterm, NULL);
     if (g_stdin_open) {
         g_stdin_open = false;
-        uv_close((uv_handle_t *)&g_stdin, NULL);
+        uv_close(&g_stdin.handle, NULL);
     }
     if (!uv_is_closing((uv_handle_t *)&g_idle)) uv_close((uv_handle_t *)&g_idle, NULL);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
+    (void)s;
     LOG("signal %d: shutting down", signum);
     shutdown_all();
 }
@@ -61,12 +69,16 @@ static void on_signal(uv_signal_t *s, int signum)
 static void stdin_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
 {
     static char scratch[4096];
+    (void)h;
+    (void)sz;
     b->base = scratch;
     b->len = sizeof scratch;
 }
 
 static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
+    (void)s;
+    (void)b;
     if (n < 0) {
         LOG("stdin closed: shutting down");
         shutdown_all();
@@ -112,6 +124,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* A client that resets mid-write must not kill the server. */
+    signal(SIGPIPE, SIG_IGN);
     g_loop = uv_default_loop();
     int port = 0;
     int rc = server_start(g_opt.host, g_opt.port, &port);
@@ -125,12 +139,24 @@ int main(int argc, char **argv)
     uv_signal_start(&g_sigterm, on_signal, SIGTERM);
     uv_timer_init(g_loop, &g_idle);
     if (g_opt.exit_on_stdin_eof) {
-        if (uv_pipe_init(g_loop, &g_stdin, 0) == 0 && uv_pipe_open(&g_stdin, 0) == 0) {
+        /* Only a pipe, socket or terminal can signal that the parent is gone;
+         * libuv cannot poll regular files or /dev/null. */
+        uv_handle_type t = uv_guess_handle(0);
+        int rc2 = -1;
+        if (t == UV_NAMED_PIPE) {
+            rc2 = uv_pipe_init(g_loop, &g_stdin.pipe, 0);
+            if (rc2 == 0 && (rc2 = uv_pipe_open(&g_stdin.pipe, 0)) != 0) uv_close(&g_stdin.handle, NULL);
+        } else if (t == UV_TCP) {
+            rc2 = uv_tcp_init(g_loop, &g_stdin.tcp);
+            if (rc2 == 0 && (rc2 = uv_tcp_open(&g_stdin.tcp, 0)) != 0) uv_close(&g_stdin.handle, NULL);
+        } else if (t == UV_TTY) {
+            rc2 = uv_tty_init(g_loop, &g_stdin.tty, 0, 1);
+        }
+        if (rc2 == 0) {
             g_stdin_open = true;
-            uv_read_start((uv_stream_t *)&g_stdin, stdin_alloc, on_stdin);
+            uv_read_start(&g_stdin.stream, stdin_alloc, on_stdin);
         } else {
-            fprintf(stderr, "glmock: --exit-on-stdin-eof: stdin is not a pipe/socket; ignored\n");
-            if (!uv_is_closing((uv_handle_t *)&g_stdin) && g_stdin.loop) uv_close((uv_handle_t *)&g_stdin, NULL);
+            fprintf(stderr, "glmock: --exit-on-stdin-eof: stdin is not a pipe, socket or terminal; ignored\n");
         }
     }
     if (strchr(g_opt.host, ':')) printf("glmock listening on http://[%s]:%d\n", g_opt.host, port);

@@ -81,15 +81,26 @@ static json_t *check_key(req_t *r)
     return e;
 }
 
-static json_t *model_fault(const char *model, const char *version, const char *method)
+static json_t *vertex_not_found(const char *resource)
 {
-    if (contains(model, "nonexistent")) return err_not_found_model(model, version, method);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "Publisher Model `%.600s` was not found or your project does not have access to it. "
+             "Please ensure you are using a valid model version. For more information, see: "
+             "https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions", resource);
+    return rpc_error(404, "NOT_FOUND", msg);
+}
+
+static json_t *model_fault(const char *model, const char *version, const char *method, const char *vresource)
+{
+    if (contains(model, "nonexistent"))
+        return vresource ? vertex_not_found(vresource) : err_not_found_model(model, version, method);
     if (contains(model, "ratelimited")) return err_ratelimited(model);
     if (contains(model, "perday")) return err_perday(model);
     if (contains(model, "overloaded")) return err_overloaded();
     if (contains(model, "internal")) return err_internal();
     const model_t *m = catalog_find(model);
-    if (m && !model_supports(m, method)) return err_not_found_model(model, version, method);
+    if (m && !model_supports(m, method))
+        return vresource ? vertex_not_found(vresource) : err_not_found_model(model, version, method);
     return NULL;
 }
 
@@ -106,6 +117,7 @@ typedef struct {
     char *fn_name, *fn_loc;
     int ptok;
     char *rid;
+    bool vertex;
 } answer_t;
 
 static void answer_free(answer_t *a)
@@ -116,9 +128,10 @@ static void answer_free(answer_t *a)
     free(a->rid);
 }
 
-static void decide(json_t *req, const char *model, const char *body, size_t blen, answer_t *a)
+static void decide(json_t *req, const char *model, const char *body, size_t blen, answer_t *a, bool vertex)
 {
     memset(a, 0, sizeof *a);
+    a->vertex = vertex;
     json_t *contents = jget(req, "contents");
     a->ptok = content_tokens(contents) + instruction_tokens(jget(req, "systemInstruction"));
     a->rid = response_id(model, body, blen);
@@ -153,20 +166,25 @@ static void decide(json_t *req, const char *model, const char *body, size_t blen
     free(text);
 }
 
-static json_t *usage(int ptok, int ctok)
+static json_t *usage(int ptok, int ctok, bool vertex)
 {
-    return json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}]}",
+    json_t *u = json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}]}",
         "promptTokenCount", ptok, "candidatesTokenCount", ctok, "totalTokenCount", ptok + ctok,
         "promptTokensDetails", "modality", "TEXT", "tokenCount", ptok);
+    if (vertex) json_object_set_new(u, "trafficType", json_string("ON_DEMAND"));
+    return u;
 }
 
+/* Vertex chunks (PROTOCOL.md §5.1) carry createTime and trafficType, no index. */
 static json_t *make_chunk(const char *model, answer_t *a, json_t *parts, bool last, int ctok)
 {
     json_t *cand = json_pack("{s:{s:o, s:s}}", "content", "parts", parts, "role", "model");
     if (last) json_object_set_new(cand, "finishReason", json_string("STOP"));
-    json_object_set_new(cand, "index", json_integer(0));
-    return json_pack("{s:[o], s:o, s:s, s:s}", "candidates", cand, "usageMetadata", usage(a->ptok, ctok),
-                     "modelVersion", model, "responseId", a->rid);
+    if (!a->vertex) json_object_set_new(cand, "index", json_integer(0));
+    json_t *j = json_pack("{s:[o], s:o, s:s, s:s}", "candidates", cand, "usageMetadata", usage(a->ptok, ctok, a->vertex),
+                          "modelVersion", model, "responseId", a->rid);
+    if (a->vertex) json_object_set_new(j, "createTime", json_string("2026-01-01T00:00:00.000000Z"));
+    return j;
 }
 
 static json_t *text_part(const char *s, size_t n)
@@ -240,7 +258,7 @@ static size_t build_events(const char *model, answer_t *a, json_t ***out)
 
 /* ------------------------------------------------------------------ handlers */
 
-static void do_generate(conn_t *c, req_t *r, json_t *req, const char *model, const char *ver, int mode)
+static void do_generate(conn_t *c, req_t *r, json_t *req, const char *model, const char *ver, int mode, bool vertex)
 {
     if (!json_is_array(jget(req, "contents")) || json_array_size(jget(req, "contents")) == 0) {
         send_error(c, r, rpc_error(400, "INVALID_ARGUMENT",
@@ -252,7 +270,7 @@ static void do_generate(conn_t *c, req_t *r, json_t *req, const char *model, con
         return;     /* busy until the client goes away */
     }
     answer_t a;
-    decide(req, model, r->body.p ? r->body.p : "", r->body.len, &a);
+    decide(req, model, r->body.p ? r->body.p : "", r->body.len, &a, vertex);
     if (mode == 0) {
         json_t *resp;
         if (a.fn_name) {
@@ -390,6 +408,49 @@ static void do_get_model(conn_t *c, req_t *r, const char *model, const char *ver
     json_decref(j);
 }
 
+static void model_method(conn_t *c, req_t *r, const char *ver, const char *mpart, const char *colon,
+                         const char *vresource);
+
+/* Vertex AI: /{v1,v1beta1}/projects/P/locations/L/publishers/google/models/...
+ * or (express mode) /{v1,v1beta1}/publishers/google/models/...; returns the
+ * part after "models/" or NULL. */
+static const char *vertex_route(const char *path, char *ver)
+{
+    static const char *vers[] = {"v1beta1", "v1"};
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(vers[i]);
+        if (path[0] != '/' || strncmp(path + 1, vers[i], n) != 0 || path[n + 1] != '/') continue;
+        const char *p = path + n + 2;
+        if (!strncmp(p, "projects/", 9)) {
+            const char *loc = strstr(p, "/locations/");
+            if (!loc) return NULL;
+            const char *pub = strchr(loc + 11, '/');
+            if (!pub) return NULL;
+            p = pub + 1;
+        }
+        if (strncmp(p, "publishers/google/models/", 25) != 0) return NULL;
+        strcpy(ver, vers[i]);
+        return p + 25;
+    }
+    return NULL;
+}
+
+static void vertex_handle(conn_t *c, req_t *r, const char *ver, const char *mpart, const char *path)
+{
+    const char *colon = strrchr(mpart, ':');
+    if (!colon || strchr(mpart, '/') || r->method != HTTP_POST) {
+        not_found_route(c, r, r->path);
+        return;
+    }
+    /* The resource name as the service quotes it in errors. */
+    size_t n = (size_t)(colon - (path + strlen(ver) + 2));
+    char *res = xmalloc(n + 1);
+    memcpy(res, path + strlen(ver) + 2, n);
+    res[n] = 0;
+    model_method(c, r, ver, mpart, colon, res);
+    free(res);
+}
+
 void rest_handle(conn_t *c, req_t *r)
 {
     const char *path = r->path;
@@ -403,6 +464,17 @@ void rest_handle(conn_t *c, req_t *r)
         LOG("conn %llu: upgrade refused on %s%s", (unsigned long long)c->id, r->path, proxied ? " (proxy)" : "");
         r->keep_alive = false;
         http_respond(c, r, 404, "text/html; charset=UTF-8", body, strlen(body), NULL);
+        return;
+    }
+    if (!strcmp(path, "/token") || !strcmp(path, "/oauth2/token") || !strcmp(path, "/o/oauth2/token") ||
+        !strcmp(path, "/oauth2/v4/token")) {
+        oauth_token(c, r);
+        return;
+    }
+    char vver[16];
+    const char *vmodels = vertex_route(path, vver);
+    if (vmodels) {
+        vertex_handle(c, r, vver, vmodels, path);
         return;
     }
     const char *rest;
@@ -428,6 +500,15 @@ void rest_handle(conn_t *c, req_t *r)
         do_get_model(c, r, mpart, ver);
         return;
     }
+    model_method(c, r, ver, mpart, colon, NULL);
+}
+
+/* POST .../models/{m}:{method}, shared by the Gemini API and Vertex routes
+ * (vresource = the Vertex publisher-model resource name, else NULL). */
+static void model_method(conn_t *c, req_t *r, const char *ver, const char *mpart, const char *colon,
+                         const char *vresource)
+{
+    bool vertex = vresource != NULL;
     char *model = xmalloc((size_t)(colon - mpart) + 1);
     memcpy(model, mpart, (size_t)(colon - mpart));
     model[colon - mpart] = 0;
@@ -447,7 +528,12 @@ void rest_handle(conn_t *c, req_t *r)
         mode = alt && !strcmp(alt, "sse") ? 1 : 2;
         free(alt);
     }
-    json_t *e = check_key(r);
+    if (vertex && mi >= 3) {
+        free(model);
+        not_found_route(c, r, r->path);
+        return;
+    }
+    json_t *e = vertex ? vertex_check_bearer(r) : check_key(r);
     if (e) { send_error(c, r, e, mode, NULL); free(model); return; }
 
     json_error_t jerr;
@@ -462,11 +548,11 @@ void rest_handle(conn_t *c, req_t *r)
         return;
     }
     const char *check_method = mi == 1 ? "generateContent" : method;
-    json_t *fault = model_fault(model, ver, check_method);
+    json_t *fault = model_fault(model, ver, check_method, vresource);
     if (fault) {
         send_error(c, r, fault, mode, fault_extra_headers(model));
     } else if (mi <= 1) {
-        do_generate(c, r, req, model, ver, mode);
+        do_generate(c, r, req, model, ver, mode, vertex);
     } else if (mi == 2) {
         do_count(c, r, req);
     } else {

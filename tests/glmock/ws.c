@@ -13,23 +13,39 @@
 
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/* Only the exact Gemini API Live path (after '//' collapsing); the Vertex-style
- * slash form ".../GenerativeService/BidiGenerateContent" is not a Live endpoint. */
-bool ws_path_version(const char *path, char *ver, size_t vn)
+/* Only the exact Live paths (after '//' collapsing): the Gemini API's
+ * ".../GenerativeService.BidiGenerateContent" (a dot; the slash form is not a
+ * Live endpoint there) and Vertex AI's ".../LlmBidiService/BidiGenerateContent". */
+int ws_path_version(const char *path, char *ver, size_t vn)
 {
     static const char pre[] = "/ws/google.ai.generativelanguage.";
     static const char post[] = ".GenerativeService.BidiGenerateContent";
     static const char *vers[] = {"v1", "v1beta", "v1alpha"};
-    if (strncmp(path, pre, sizeof pre - 1) != 0) return false;
-    const char *v = path + sizeof pre - 1;
-    for (int i = 0; i < 3; i++) {
-        size_t n = strlen(vers[i]);
-        if (!strncmp(v, vers[i], n) && !strcmp(v + n, post)) {
-            snprintf(ver, vn, "%s", vers[i]);
-            return true;
+    static const char vpre[] = "/ws/google.cloud.aiplatform.";
+    static const char vpost[] = ".LlmBidiService/BidiGenerateContent";
+    static const char *vvers[] = {"v1", "v1beta1"};
+    if (!strncmp(path, pre, sizeof pre - 1)) {
+        const char *v = path + sizeof pre - 1;
+        for (int i = 0; i < 3; i++) {
+            size_t n = strlen(vers[i]);
+            if (!strncmp(v, vers[i], n) && !strcmp(v + n, post)) {
+                snprintf(ver, vn, "%s", vers[i]);
+                return WS_GEMINI;
+            }
+        }
+    } else if (!strncmp(path, vpre, sizeof vpre - 1)) {
+        const char *v = path + sizeof vpre - 1;
+        for (int i = 0; i < 2; i++) {
+            size_t n = strlen(vvers[i]);
+            if (!strncmp(v, vvers[i], n) && !strcmp(v + n, vpost)) {
+                snprintf(ver, vn, "%s", vvers[i]);
+                return WS_VERTEX;
+            }
         }
     }
-    return false;
+    if (!strcmp(path, "/glmock/echo")) return WS_ECHO;
+    if (!strcmp(path, "/glmock/stall")) return WS_STALL;
+    return WS_NONE;
 }
 
 static bool header_has_token(const char *h, const char *tok)
@@ -114,15 +130,24 @@ static void on_close_wait(uv_timer_t *t)
 
 void ws_close_now(conn_t *c, int code, const char *reason)
 {
+    ws_close_queued(c, code, reason, true);
+}
+
+/* Queue a close frame; `drop_pending` discards unwritten messages first
+ * (faults), otherwise the close goes out after them (echo "!close"). */
+void ws_close_queued(conn_t *c, int code, const char *reason, bool drop_pending)
+{
     if (c->ws_close_sent || c->closing || c->shutting) return;
     LOG("conn %llu: ws close %d %s", (unsigned long long)c->id, code, reason ? reason : "");
     size_t pn, fl;
     char *pl = close_payload(code, reason, &pn);
     char *f = ws_frame(8, true, pl, pn, &fl);
     free(pl);
-    while (c->oq_head) oq_clear_turn(c, c->oq_head->turn);
-    c->delay_done = false;
-    if (c->timer_running) { uv_timer_stop(&c->tick); c->timer_running = false; }
+    if (drop_pending) {
+        while (c->oq_head) oq_clear_turn(c, c->oq_head->turn);
+        c->delay_done = false;
+        if (c->timer_running) { uv_timer_stop(&c->tick); c->timer_running = false; }
+    }
     oq_push(c, IT_WS_CLOSE, f, fl, 0);
     free(f);
     oq_pump(c);
@@ -151,6 +176,32 @@ void ws_accept(conn_t *c, req_t *r, const char *version, const char *rest, size_
         conn_shutdown(c);
         return;
     }
+    char vbuf[16];
+    int kind = ws_path_version(r->path, vbuf, sizeof vbuf);
+    bool vertex = kind == WS_VERTEX;
+    if (kind == WS_STALL) {
+        /* Never answer: the client's handshake timeout is under test. */
+        LOG("conn %llu: stalling the upgrade", (unsigned long long)c->id);
+        c->busy = true;
+        return;
+    }
+    if (vertex) {
+        /* Vertex authenticates the upgrade itself (OAuth bearer or express-mode key). */
+        json_t *e = vertex_check_bearer(r);
+        if (e) {
+            char *body = json_pretty(e);
+            int code = (int)json_integer_value(json_object_get(json_object_get(e, "error"), "code"));
+            json_decref(e);
+            buf_t b = {0};
+            buf_addf(&b, "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=UTF-8\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     code, http_reason(code), strlen(body), body);
+            free(body);
+            conn_write_owned(c, b.p, b.len);
+            conn_shutdown(c);
+            return;
+        }
+    }
     buf_t k = {0};
     buf_adds(&k, r->ws_key);
     buf_adds(&k, WS_GUID);
@@ -165,9 +216,18 @@ void ws_accept(conn_t *c, req_t *r, const char *version, const char *rest, size_
     conn_write_owned(c, b.p, b.len);
     c->mode = 1;
     c->busy = false;
+    if (kind == WS_ECHO) {
+        c->echo = true;
+        c->echo_headers = r->headers ? json_incref(r->headers) : json_object();
+        LOG("conn %llu: websocket open (echo)", (unsigned long long)c->id);
+        if (restn) ws_on_data(c, rest, restn);
+        return;
+    }
     char *key = r->api_key ? xstrdup(r->api_key) : query_get(r->query, "key");
-    LOG("conn %llu: websocket open (%s)%s", (unsigned long long)c->id, version, key ? "" : " without key");
-    c->live = live_new(c, version, key);
+    if (!key && vertex) key = bearer_token(r);
+    LOG("conn %llu: websocket open (%s%s)%s", (unsigned long long)c->id, vertex ? "Vertex " : "", version,
+        key ? "" : " without key");
+    c->live = live_new(c, version, key, vertex);
     free(key);
     if (restn) ws_on_data(c, rest, restn);
 }
@@ -249,8 +309,10 @@ void ws_on_data(conn_t *c, const char *data, size_t len)
         }
         buf_add(&c->wsmsg, pl, (size_t)plen);
         if (fin) {
+            int mop = c->wsmsg_op;
             c->wsmsg_op = 0;
-            live_on_message(c, buf_cstr(&c->wsmsg), c->wsmsg.len);
+            if (c->echo) echo_on_message(c, mop, buf_cstr(&c->wsmsg), c->wsmsg.len);
+            else live_on_message(c, buf_cstr(&c->wsmsg), c->wsmsg.len);
             if (!c->closing) c->wsmsg.len = 0;
         }
     }

@@ -1,0 +1,449 @@
+-- gemini.chat — one conversation over Live or REST, with an editable policy.
+--
+--   local chat = require("gemini").chat{ system = "Be brief." }
+--   for piece in chat:stream("What is a WebSocket?") do io.write(piece) end
+--   for piece in chat:stream("And SSE?") do io.write(piece) end   -- history kept
+--
+-- Each turn asks the policy (gemini.policy) which transport and model to
+-- use, runs it, and on failure asks the policy what the error means:
+-- retry (with the server's delay), reconnect, fall back down the chain, or
+-- fail. Every decision is an event (chat:on("fallback", fn)), goes to the
+-- --trace file, and a fallback prints one line on stderr saying what
+-- failed, why and what happens instead. The history (chat.history, the
+-- API's `contents`) holds completed turns only, so a fallback or a return
+-- to Live mid-conversation loses nothing and never splices two answers.
+local core = require "glrun.core"
+local json = require "glrun.json"
+local config = require "gemini.config"
+local errors = require "gemini.errors"
+local policy_mod = require "gemini.policy"
+local rest = require "gemini.rest"
+local ratelimit = require "gemini.ratelimit"
+
+local Chat = {}
+Chat.__index = Chat
+
+local M = {}
+
+-- Live availability is remembered per endpoint and model for the whole
+-- process, so the next chat does not pay for a failed handshake again.
+local circuits = {}
+
+---------------------------------------------------------------------------
+-- the policy in force
+---------------------------------------------------------------------------
+
+local function xdg_policy()
+  local base = os.getenv("XDG_CONFIG_HOME")
+  if not base or base == "" then
+    local home = os.getenv("HOME")
+    if not home then return nil end
+    base = home .. "/.config"
+  end
+  local path = base .. "/glrun/policy.lua"
+  local f = io.open(path, "r")
+  if not f then return nil end
+  f:close()
+  return path
+end
+
+--- The policy a chat uses: chat{policy=table} overrides fields of the
+--- file policy (glrun --policy FILE, else $XDG_CONFIG_HOME/glrun/policy.lua),
+--- which overrides the defaults. Raises a configuration error naming the
+--- file and the problem.
+function M.policy(overrides)
+  local path = core.options and core.options.policy or xdg_policy()
+  local p = policy_mod
+  if path then
+    local loaded, err = policy_mod.load(path)
+    if not loaded then errors.raise(err) end
+    p = loaded
+  end
+  if overrides then
+    if type(overrides) ~= "table" then errors.raise(errors.config("chat{policy=...} must be a table")) end
+    local merged = {}
+    for k, v in pairs(p) do merged[k] = v end
+    for k, v in pairs(overrides) do merged[k] = v end
+    local ok, err = policy_mod.check(merged, "chat{policy=...}")
+    if not ok then errors.raise(err) end
+    p = merged
+  end
+  return p
+end
+
+---------------------------------------------------------------------------
+-- construction and events
+---------------------------------------------------------------------------
+
+--- opts: system, model (REST model: first of the REST chain), live_model,
+--- transport ("auto" default | "live" | "rest"), chain ({live=..., rest=...}),
+--- policy (table of overrides), client (gemini.config options), config
+--- (generationConfig), tools, history, quiet (no stderr lines), clock and
+--- sleep (for tests), ratelimit (a gemini.ratelimit, or false).
+function M.new(opts)
+  opts = opts or {}
+  local c = config.get(opts.client)
+  local p = M.policy(opts.policy)
+  local chain = { live = {}, rest = {} }
+  local base_chain = opts.chain or p.chain
+  for tr, list in pairs(base_chain) do
+    chain[tr] = {}
+    for i, m in ipairs(list) do chain[tr][i] = m end
+  end
+  -- an explicit model goes first on its chain (REST keeps its fallbacks;
+  -- a Live model named by the script is the only Live model tried)
+  if opts.model then
+    for i = #chain.rest, 1, -1 do if chain.rest[i] == opts.model then table.remove(chain.rest, i) end end
+    table.insert(chain.rest, 1, opts.model)
+  end
+  if opts.live_model then chain.live = { opts.live_model } end
+  local self = setmetatable({
+    client = opts.client,
+    cfg = c,
+    policy = p,
+    chain = chain,
+    transport = opts.transport or "auto",
+    system = opts.system,
+    gen_config = opts.config,
+    tools = opts.tools,
+    history = {},
+    handlers = {},
+    quiet = opts.quiet,
+    clock = opts.clock or gl.now,
+    sleep = opts.sleep or gl.sleep,
+    limiter = opts.ratelimit == nil and ratelimit.shared() or opts.ratelimit or nil,
+    live = nil,            -- the open Live session, if any
+    live_model = nil,      -- its model
+    live_synced = 0,       -- history entries the Live session already holds
+    stats = { turns = 0, fallbacks = 0, retries = 0 },
+  }, Chat)
+  for i, h in ipairs(opts.history or {}) do self.history[i] = h end
+  return self
+end
+
+--- Subscribe to policy events: "fallback", "retry", "reconnect",
+--- "restart", "circuit", "turn", "fail". fn(event) gets a table with
+--- `event`, `reason`, `transport`, `model`, `err` (when any).
+function Chat:on(name, fn)
+  local list = self.handlers[name] or {}
+  self.handlers[name] = list
+  list[#list + 1] = fn
+  return self
+end
+
+local function dim(s)
+  if os.getenv("NO_COLOR") or not core.isatty or not core.isatty(2) then return s end
+  return "\27[2m" .. s .. "\27[0m"
+end
+
+function Chat:_emit(name, ev)
+  ev.event = name
+  for _, fn in ipairs(self.handlers[name] or {}) do fn(ev) end
+  if core.trace_on() then
+    core.trace("policy", ('"event":%s,"transport":%s,"model":%s,"reason":%s'):format(
+      json.encode(name), json.encode(ev.transport or ""), json.encode(ev.model or ""),
+      json.encode(ev.reason or "")))
+  end
+  core.log("info", name .. ": " .. (ev.reason or ""), "chat")
+  if not self.quiet and ev.line then io.stderr:write(dim("glrun: " .. ev.line), "\n") end
+end
+
+---------------------------------------------------------------------------
+-- the circuit breaker (Live)
+---------------------------------------------------------------------------
+
+function Chat:_circuit_key(model)
+  return self.cfg.base_url .. "|" .. model
+end
+
+-- "closed" | "open" | "half_open" for the Live model about to be tried
+function Chat:_circuit_state()
+  local m = self.chain.live[1]
+  if not m then return "closed" end
+  local cs = circuits[self:_circuit_key(m)]
+  if not cs then return "closed" end
+  if cs.state == "open" and self.clock() >= cs.until_t then
+    cs.state = "half_open"
+  end
+  return cs.state
+end
+
+function Chat:_circuit_open(model, reason)
+  local key = self:_circuit_key(model)
+  local was = circuits[key] and circuits[key].state
+  circuits[key] = { state = "open", until_t = self.clock() + self.policy.circuit_cooldown, reason = reason }
+  if was ~= "open" then
+    self:_emit("circuit", { state = "open", transport = "live", model = model,
+      reason = ("Live skipped for %g s, then probed again"):format(self.policy.circuit_cooldown) })
+  end
+end
+
+function Chat:_circuit_close(model)
+  local key = self:_circuit_key(model)
+  local cs = circuits[key]
+  if cs then
+    circuits[key] = nil
+    self:_emit("circuit", { state = "closed", transport = "live", model = model,
+      reason = "Live works again", line = "Live " .. model .. " works again: back on Live" })
+  end
+end
+
+--- Forget every circuit (tests).
+function M.reset_circuits() circuits = {} end
+
+---------------------------------------------------------------------------
+-- transports: one attempt each; emit(text) streams pieces
+---------------------------------------------------------------------------
+
+local function user_turn(content)
+  if type(content) == "string" then return { role = "user", parts = { { text = content } } } end
+  return content
+end
+
+-- merge streamed parts: consecutive plain text parts become one
+local function add_parts(acc, parts)
+  for _, p in ipairs(parts or {}) do
+    local last = acc[#acc]
+    if type(p.text) == "string" and not p.thought and not p.thoughtSignature and last
+       and type(last.text) == "string" and not last.thought and not last.thoughtSignature then
+      last.text = last.text .. p.text
+    else
+      local copy = {}
+      for k, v in pairs(p) do copy[k] = v end
+      acc[#acc + 1] = copy
+    end
+  end
+end
+
+function Chat:_request(contents)
+  local req = { contents = contents, generationConfig = self.gen_config, tools = self.tools }
+  if self.system then req.systemInstruction = { parts = { { text = self.system } } } end
+  return req
+end
+
+function Chat:_attempt_rest(model, user, emit, deadline)
+  local contents = {}
+  for i, h in ipairs(self.history) do contents[i] = h end
+  contents[#contents + 1] = user
+  if self.limiter then
+    local ok, err = self.limiter:acquire(model, 0, deadline)
+    if not ok then return nil, err end
+  end
+  local remaining = math.max(1, deadline - self.clock())
+  local it, err = rest.stream(self:_request(contents), { model = model, client = self.client,
+    timeout = math.min(self.cfg.timeout, remaining) })
+  if not it then return nil, err end
+  local parts, usage = {}, nil
+  local ok, e = pcall(function()
+    for chunk in it do
+      local cand = chunk.candidates and chunk.candidates[1]
+      if cand and cand.content then add_parts(parts, cand.content.parts) end
+      usage = chunk.usageMetadata or usage
+      if chunk.text ~= "" then emit(chunk.text) end
+    end
+  end)
+  if not ok then return nil, e end
+  if self.limiter and usage and usage.totalTokenCount then self.limiter:record(model, usage.totalTokenCount) end
+  return { role = "model", parts = parts }, usage
+end
+
+function Chat:_close_live()
+  if self.live then self.live:close() end
+  self.live, self.live_model, self.live_synced = nil, nil, 0
+end
+
+function Chat:_attempt_live(model, user, emit, deadline, brk)
+  local live = require "gemini.live"
+  if self.live and self.live_model ~= model then self:_close_live() end
+  if not self.live then
+    local s, err = live.connect{ model = model, client = self.client, system = self.system,
+                                 tools = self.tools, timeout = math.max(1, deadline - self.clock()) }
+    if not s then return nil, err end
+    self.live, self.live_model, self.live_synced = s, model, 0
+  end
+  local s = self.live
+  -- the session has not seen the turns completed elsewhere (over REST):
+  -- send them as context first (turnComplete = false generates nothing)
+  if self.live_synced < #self.history then
+    local missing = {}
+    for i = self.live_synced + 1, #self.history do missing[#missing + 1] = self.history[i] end
+    local ok, err = s:send_turns(missing, false)
+    if not ok then self:_close_live(); return nil, err end
+  end
+  local ok, err = s:send_turns({ user }, true)
+  if not ok then self:_close_live(); return nil, err end
+  local text, usage, complete = {}, nil, false
+  local pok, e = pcall(function()
+    for ev in s:events{ timeout = math.max(1, deadline - self.clock()) } do
+      if ev.text and ev.type ~= "input_transcription" then
+        text[#text + 1] = ev.text
+        emit(ev.text)
+      elseif ev.type == "interrupted" and #text > 0 then
+        -- the session repaired its connection and the turn starts over:
+        -- drop the partial answer, and mark the break where it was shown
+        text = {}
+        brk("Live connection repaired mid-answer")
+      elseif ev.type == "turn_complete" then
+        -- a turn the session closed because it had to reconnect did not
+        -- complete: the policy decides what to do about it
+        if ev.reason ~= "reconnect" then usage, complete = ev.usage, true end
+      end
+    end
+  end)
+  if pok and not complete then
+    pok, e = false, errors.new("stream_cut", "Live " .. model .. ": the turn ended without turnComplete")
+  end
+  if not pok then self:_close_live(); return nil, e end
+  self.live_synced = #self.history + 2
+  return { role = "model", parts = { { text = table.concat(text) } } }, usage
+end
+
+---------------------------------------------------------------------------
+-- a turn
+---------------------------------------------------------------------------
+
+local function fail_error(last, attempts, why)
+  local fields = {}
+  if type(last) == "table" then for k, v in pairs(last) do fields[k] = v end end
+  fields.attempts = attempts
+  fields.last = last
+  local msgs = {}
+  for i, a in ipairs(attempts) do msgs[i] = a.reason end
+  local kind = type(last) == "table" and last.kind or "turn_failed"
+  return core.error(kind, why .. (#msgs > 0 and (": " .. table.concat(msgs, "; ")) or ""), fields)
+end
+
+-- Run one turn; emit(piece, kind) gets text pieces ("text") and break
+-- markers ("break"). Returns the model content, or nil, err.
+function Chat:_turn(content, emit)
+  local p = self.policy
+  local user = user_turn(content)
+  local deadline = self.clock() + p.turn_deadline
+  local ctx = { transport = self.transport, chain = self.chain, skip = {}, circuit = {}, attempt = 0,
+                failures = {}, retries = {} }
+  local attempts, last_err = {}, nil
+  self.stats.turns = self.stats.turns + 1
+  while true do
+    ctx.attempt = ctx.attempt + 1
+    ctx.circuit.live = self:_circuit_state()
+    local choice = ctx.attempt <= p.max_attempts and p.choose(ctx, p) or nil
+    if not choice then
+      local err = fail_error(last_err, attempts, ctx.attempt > p.max_attempts
+        and ("no answer after %d attempts"):format(p.max_attempts) or "no transport or model left to try")
+      self:_emit("fail", { reason = err.message, err = err })
+      return nil, err
+    end
+    local shown = false
+    local function piece(t)
+      shown = true
+      emit(t, "text")
+    end
+    local function brk(why)
+      self:_emit("restart", { reason = why, transport = choice.transport, model = choice.model,
+                              line = "answer cut short (" .. why .. "): restarting it" })
+      emit("\n[glrun: answer restarted]\n", "break")
+    end
+    local t0 = self.clock()
+    local reply, err
+    if choice.transport == "live" then
+      reply, err = self:_attempt_live(choice.model, user, piece, deadline, brk)
+    else
+      reply, err = self:_attempt_rest(choice.model, user, piece, deadline)
+    end
+    if reply then
+      if choice.transport == "live" then self:_circuit_close(choice.model) end
+      self.history[#self.history + 1] = user
+      self.history[#self.history + 1] = reply
+      self:_emit("turn", { transport = choice.transport, model = choice.model, attempts = ctx.attempt,
+                           seconds = self.clock() - t0, reason = "answered" })
+      self.last_turn = { transport = choice.transport, model = choice.model, attempts = ctx.attempt }
+      return reply
+    end
+    last_err = err
+    local d = p.classify(err, { transport = choice.transport, model = choice.model }, p)
+    local key = choice.transport .. ":" .. choice.model
+    ctx.failures[#ctx.failures + 1] = { transport = choice.transport, model = choice.model, err = err, decision = d }
+    attempts[#attempts + 1] = { transport = choice.transport, model = choice.model, reason = d.reason }
+    ctx.retry = false
+    ctx.last = choice
+    local action = d.action
+    if (action == "retry" or action == "reconnect") then
+      ctx.retries[key] = (ctx.retries[key] or 0) + 1
+      if ctx.retries[key] > (d.fallback_after or p.max_retries_per_model) then action = "fallback" end
+    end
+    if d.circuit and choice.transport == "live" then self:_circuit_open(choice.model, d.reason) end
+    if shown and action ~= "fail" then
+      if not p.restart_after_text then
+        self:_emit("fail", { reason = d.reason, err = err, transport = choice.transport, model = choice.model })
+        return nil, fail_error(err, attempts, "the answer broke off after text was shown")
+      end
+      brk(d.reason)
+    end
+    if action == "fail" then
+      local e = fail_error(err, attempts, "the turn failed")
+      self:_emit("fail", { reason = d.reason, err = err, transport = choice.transport, model = choice.model })
+      return nil, e
+    elseif action == "fallback" then
+      ctx.skip[key] = true
+      if choice.transport == "live" then self:_close_live() end
+      self.stats.fallbacks = self.stats.fallbacks + 1
+      local nxt = p.choose(ctx, p)
+      local instead = nxt and ("falling back to " .. (nxt.transport == "live" and "Live " or "REST ") .. nxt.model)
+        or "nothing left to fall back to"
+      local gave_up = d.action ~= "fallback" and (" (still failing after %d attempts)"):format(ctx.retries[key]) or ""
+      self:_emit("fallback", { reason = d.reason, err = err, transport = choice.transport, model = choice.model,
+                               to = nxt, line = d.reason .. gave_up .. " -> " .. instead })
+    else -- retry / reconnect: same transport and model after a delay
+      self.stats.retries = self.stats.retries + 1
+      local delay = d.delay or p.backoff(ctx.retries[key], err, p)
+      if self.clock() + delay > deadline then
+        local e = fail_error(err, attempts, ("the turn deadline (%g s) would pass"):format(p.turn_deadline))
+        self:_emit("fail", { reason = e.message, err = err })
+        return nil, e
+      end
+      if action == "reconnect" then self:_close_live() end
+      self:_emit(action, { reason = d.reason, err = err, transport = choice.transport, model = choice.model,
+                           delay = delay, line = d.reason .. (" -> %s in %.1f s"):format(
+                             action == "reconnect" and "reconnecting" or "retrying", delay) })
+      if delay > 0 then self.sleep(delay) end
+      ctx.retry = true
+    end
+  end
+end
+
+--- Stream the answer to `content` (a string, or a {role, parts} content):
+--- an iterator of text pieces. A break marker piece (second value
+--- "break") separates a restarted answer from the broken one. Raises the
+--- final error when no transport could answer.
+function Chat:stream(content)
+  local co = coroutine.wrap(function()
+    local reply, err = self:_turn(content, function(t, kind) coroutine.yield(t, kind) end)
+    if not reply then errors.raise(err) end
+    return nil
+  end)
+  return function() return co() end
+end
+
+--- The whole answer as a string, or nil, err.
+function Chat:send(content)
+  local out = {}
+  local reply, err = self:_turn(content, function(t, kind) if kind == "text" then out[#out + 1] = t end end)
+  if not reply then return nil, err end
+  local text = {}
+  for _, p in ipairs(reply.parts) do if type(p.text) == "string" and not p.thought then text[#text + 1] = p.text end end
+  return table.concat(text), reply
+end
+
+--- Forget the conversation (and any Live session).
+function Chat:reset()
+  self.history = {}
+  self:_close_live()
+end
+
+function Chat:close()
+  self:_close_live()
+end
+
+Chat.__close = Chat.close
+
+return M
