@@ -6,7 +6,13 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libuv1-dev libcurl4-openssl-dev
   libwebsockets-dev libwebsockets-evlib-uv lua-cjson-dev libssl-dev
   libhttp-parser-dev libjansson-dev)
-test_pkgs=(clang libclang-rt-14-dev curl nodejs npm openssl procps)
+test_pkgs=(clang libclang-rt-14-dev curl openssl procps bc time)
+# node and npm run Google's official SDK (sdk-probe); a machine may have
+# them from elsewhere than Debian (Debian's npm would then conflict)
+if [ "${1:-build}" = test ]; then
+  command -v node >/dev/null || test_pkgs+=(nodejs)
+  command -v npm >/dev/null || test_pkgs+=(npm)
+fi
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
 missing=()

@@ -67,6 +67,7 @@ void gl_loader_init(lua_State *L, const char *script_dir) {
     preload(L, "cjson", luaopen_cjson);
     preload(L, "glrun.core", luaopen_glrun_core);
     preload(L, "glrun.http", luaopen_glrun_http);
+    preload(L, "glrun.crypto", luaopen_glrun_crypto);
 #ifdef GLRUN_HAVE_WS
     preload(L, "glrun.ws", luaopen_glrun_ws);
 #endif

@@ -105,7 +105,9 @@ function M.new(opts)
     transport = opts.transport or "auto",
     system = opts.system,
     gen_config = opts.config,
-    tools = opts.tools,
+    tools = nil,           -- API tools (functionDeclarations), from opts.tools
+    tool_fns = {},         -- name -> Lua function
+    max_tool_rounds = opts.max_tool_rounds or 8,
     history = {},
     handlers = {},
     quiet = opts.quiet,
@@ -118,11 +120,59 @@ function M.new(opts)
     stats = { turns = 0, fallbacks = 0, retries = 0 },
   }, Chat)
   for i, h in ipairs(opts.history or {}) do self.history[i] = h end
+  if opts.tools then self:_set_tools(opts.tools) end
   return self
 end
 
+-- opts.tools: { name = { description =, parameters =, fn = function(args) } }
+-- (or a list of such tables with `name`). Raw API tool tables (with
+-- functionDeclarations, googleSearch, ...) pass through unchanged.
+function Chat:_set_tools(tools)
+  local decls, raw = {}, {}
+  local function add(name, t)
+    if type(t) ~= "table" or type(t.fn) ~= "function" then
+      error(("gemini.chat: tool '%s' needs a function `fn`"):format(tostring(name)), 4)
+    end
+    decls[#decls + 1] = { name = name, description = t.description, parameters = t.parameters }
+    self.tool_fns[name] = t.fn
+  end
+  for k, t in pairs(tools) do
+    if type(k) == "string" then add(k, t)
+    elseif type(t) == "table" and t.fn then add(t.name, t)
+    else raw[#raw + 1] = t end
+  end
+  table.sort(decls, function(a, b) return a.name < b.name end)
+  if #decls > 0 then raw[#raw + 1] = { functionDeclarations = decls } end
+  self.tools = #raw > 0 and raw or nil
+end
+
+-- Run function calls concurrently (one task each); returns the
+-- functionResponse parts in call order. A failing or unknown function
+-- answers {error = "..."} so the model can say so.
+function Chat:_run_tools(calls)
+  local tasks = {}
+  for i, call in ipairs(calls) do
+    tasks[i] = gl.spawn(function()
+      local fn = self.tool_fns[call.name]
+      if not fn then return { error = "unknown function " .. tostring(call.name) } end
+      local ok, res = pcall(fn, call.args or {}, call)
+      if not ok then return { error = tostring(res) } end
+      if type(res) ~= "table" then res = { result = res } end
+      return res
+    end)
+  end
+  local parts = {}
+  for i, call in ipairs(calls) do
+    local res, err = tasks[i]:join()
+    self:_emit("tool", { reason = "called " .. tostring(call.name), name = call.name, args = call.args,
+                         result = res, transport = "", model = "" })
+    parts[i] = { functionResponse = { id = call.id, name = call.name, response = res or { error = tostring(err) } } }
+  end
+  return parts
+end
+
 --- Subscribe to policy events: "fallback", "retry", "reconnect",
---- "restart", "circuit", "turn", "fail". fn(event) gets a table with
+--- "restart", "circuit", "turn", "fail", and "tool" (a function ran). fn(event) gets a table with
 --- `event`, `reason`, `transport`, `model`, `err` (when any).
 function Chat:on(name, fn)
   local list = self.handlers[name] or {}
@@ -229,22 +279,35 @@ function Chat:_attempt_rest(model, user, emit, deadline)
     local ok, err = self.limiter:acquire(model, 0, deadline)
     if not ok then return nil, err end
   end
-  local remaining = math.max(1, deadline - self.clock())
-  local it, err = rest.stream(self:_request(contents), { model = model, client = self.client,
-    timeout = math.min(self.cfg.timeout, remaining) })
-  if not it then return nil, err end
-  local parts, usage = {}, nil
-  local ok, e = pcall(function()
-    for chunk in it do
-      local cand = chunk.candidates and chunk.candidates[1]
-      if cand and cand.content then add_parts(parts, cand.content.parts) end
-      usage = chunk.usageMetadata or usage
-      if chunk.text ~= "" then emit(chunk.text) end
-    end
-  end)
-  if not ok then return nil, e end
-  if self.limiter and usage and usage.totalTokenCount then self.limiter:record(model, usage.totalTokenCount) end
-  return { role = "model", parts = parts }, usage
+  local between = {} -- tool calls and responses of this turn
+  for _ = 1, self.max_tool_rounds do
+    local remaining = math.max(1, deadline - self.clock())
+    local it, err = rest.stream(self:_request(contents), { model = model, client = self.client,
+      timeout = math.min(self.cfg.timeout, remaining) })
+    if not it then return nil, err end
+    local parts, usage = {}, nil
+    local ok, e = pcall(function()
+      for chunk in it do
+        local cand = chunk.candidates and chunk.candidates[1]
+        if cand and cand.content then add_parts(parts, cand.content.parts) end
+        usage = chunk.usageMetadata or usage
+        if chunk.text ~= "" then emit(chunk.text) end
+      end
+    end)
+    if not ok then return nil, e end
+    if self.limiter and usage and usage.totalTokenCount then self.limiter:record(model, usage.totalTokenCount) end
+    local calls = {}
+    for _, p in ipairs(parts) do if type(p.functionCall) == "table" then calls[#calls + 1] = p.functionCall end end
+    local reply = { role = "model", parts = parts }
+    if #calls == 0 then return reply, usage, between end
+    local answers = { role = "user", parts = self:_run_tools(calls) }
+    contents[#contents + 1] = reply
+    contents[#contents + 1] = answers
+    between[#between + 1] = reply
+    between[#between + 1] = answers
+  end
+  return nil, errors.new("protocol", ("REST %s: more than %d rounds of function calls in one turn")
+    :format(model, self.max_tool_rounds))
 end
 
 function Chat:_close_live()
@@ -272,7 +335,7 @@ function Chat:_attempt_live(model, user, emit, deadline, brk)
   end
   local ok, err = s:send_turns({ user }, true)
   if not ok then self:_close_live(); return nil, err end
-  local text, usage, complete = {}, nil, false
+  local text, usage, complete, between = {}, nil, false, {}
   local pok, e = pcall(function()
     for ev in s:events{ timeout = math.max(1, deadline - self.clock()) } do
       if ev.text and ev.type ~= "input_transcription" then
@@ -283,6 +346,17 @@ function Chat:_attempt_live(model, user, emit, deadline, brk)
         -- drop the partial answer, and mark the break where it was shown
         text = {}
         brk("Live connection repaired mid-answer")
+      elseif ev.type == "tool_call" then
+        local calls = ev.calls or {}
+        local parts = {}
+        for i, c in ipairs(calls) do parts[i] = { functionCall = c } end
+        local answers = self:_run_tools(calls)
+        between[#between + 1] = { role = "model", parts = parts }
+        between[#between + 1] = { role = "user", parts = answers }
+        local responses = {}
+        for i, a in ipairs(answers) do responses[i] = a.functionResponse end
+        local sok, serr = s:send_tool_response(responses)
+        if not sok then error(serr, 0) end
       elseif ev.type == "turn_complete" then
         -- a turn the session closed because it had to reconnect did not
         -- complete: the policy decides what to do about it
@@ -294,8 +368,8 @@ function Chat:_attempt_live(model, user, emit, deadline, brk)
     pok, e = false, errors.new("stream_cut", "Live " .. model .. ": the turn ended without turnComplete")
   end
   if not pok then self:_close_live(); return nil, e end
-  self.live_synced = #self.history + 2
-  return { role = "model", parts = { { text = table.concat(text) } } }, usage
+  self.live_synced = #self.history + 2 + #between
+  return { role = "model", parts = { { text = table.concat(text) } } }, usage, between
 end
 
 ---------------------------------------------------------------------------
@@ -344,15 +418,16 @@ function Chat:_turn(content, emit)
       emit("\n[glrun: answer restarted]\n", "break")
     end
     local t0 = self.clock()
-    local reply, err
+    local reply, err, between
     if choice.transport == "live" then
-      reply, err = self:_attempt_live(choice.model, user, piece, deadline, brk)
+      reply, err, between = self:_attempt_live(choice.model, user, piece, deadline, brk)
     else
-      reply, err = self:_attempt_rest(choice.model, user, piece, deadline)
+      reply, err, between = self:_attempt_rest(choice.model, user, piece, deadline)
     end
     if reply then
       if choice.transport == "live" then self:_circuit_close(choice.model) end
       self.history[#self.history + 1] = user
+      for _, c in ipairs(between or {}) do self.history[#self.history + 1] = c end
       self.history[#self.history + 1] = reply
       self:_emit("turn", { transport = choice.transport, model = choice.model, attempts = ctx.attempt,
                            seconds = self.clock() - t0, reason = "answered" })
