@@ -16,6 +16,7 @@
  */
 #include "gl.h"
 #include "sse.h"
+#include "cassette.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -63,6 +64,18 @@ typedef struct http_req {
     int timed_out;
     char method[16];
     char *url;             /* redacted, for messages */
+    gl_rec *rec;           /* --record: this exchange */
+    /* --replay: the recorded exchange served instead of the network */
+    struct play_ev { double t; const char *p; size_t len; } *play;
+    size_t play_n, play_i;
+    uv_timer_t *play_timer;
+    uint64_t play_t0;
+    double play_resp_t, play_end_t;
+    long play_status;
+    int play_has_resp, play_result;
+    char *play_fail;       /* no recorded exchange matched: why */
+    const char *play_headers;
+    size_t play_headers_len;
 } http_req;
 
 /* ---- the multi handle on the loop ---------------------------------- */
@@ -89,9 +102,11 @@ static void check_info(void) {
         r->in_multi = 0;
         r->result = res;
         r->state = S_DONE;
+        gl_rec_end(r->rec, (int)res, res != CURLE_OK ? (r->errbuf[0] ? r->errbuf : curl_easy_strerror(res)) : NULL,
+                   0, NULL);
+        r->rec = NULL;
         if (gl_trace_on()) {
             char f[256];
-            snprintf(f, sizeof f, "\"url\":\"%s\",\"result\":%d", "", (int)r->result);
             gl_buf b = {0};
             gl_buf_adds(&b, "\"url\":");
             gl_buf_json_str(&b, r->url, strlen(r->url));
@@ -217,6 +232,7 @@ static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud) {
         if (r->body.len + len > limit) { r->too_big = 1; return 0; }
         gl_buf_add(&r->body, p, len);
         if (gl_trace_on()) trace_chunk(r, p, len);
+        gl_rec_event(r->rec, "recv", NULL, p, len);
         return len;
     }
     if (r->mode == M_STREAM) {
@@ -229,6 +245,7 @@ static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud) {
         if (rc != SSE_OK) { r->sse_failed = rc; return 0; }
     }
     if (gl_trace_on()) trace_chunk(r, p, len);
+    gl_rec_event(r->rec, "recv", NULL, p, len);
     gl_wake(&r->waiter);
     return len;
 }
@@ -238,8 +255,8 @@ static size_t header_cb(char *p, size_t sz, size_t nmemb, void *ud) {
     size_t len = sz * nmemb;
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->resp_headers.len = 0; /* new response */
     if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
-        long st = 0;
-        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+        long st = r->play_status;
+        if (r->easy) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
         if (st >= 100 && st < 200) return len; /* interim response */
         r->status = st;
         r->headers_done = 1;
@@ -255,6 +272,7 @@ static size_t header_cb(char *p, size_t sz, size_t nmemb, void *ud) {
             gl_trace_record("http_response", b.p);
             gl_buf_free(&b);
         }
+        gl_rec_response(r->rec, st, r->resp_headers.p, r->resp_headers.len);
         gl_wake(&r->waiter);
         return len;
     }
@@ -286,6 +304,14 @@ static void req_release(http_req *r) {
     r->evq_head = r->evq_tail = NULL;
     if (r->timer) uv_close((uv_handle_t *)r->timer, timer_free);
     r->timer = NULL;
+    if (r->play_timer) uv_close((uv_handle_t *)r->play_timer, timer_free);
+    r->play_timer = NULL;
+    free(r->play);
+    r->play = NULL;
+    free(r->play_fail);
+    r->play_fail = NULL;
+    gl_rec_abandon(r->rec);
+    r->rec = NULL;
     free(r->url);
     r->url = NULL;
     gl_waiter_cancel(&r->waiter);
@@ -534,11 +560,139 @@ static int opt_field(lua_State *L, int t, const char *k, int type) {
     return tt;
 }
 
+/* ---- replay ------------------------------------------------------- */
+
+static void play_step(uv_timer_t *t);
+
+static void play_at(http_req *r, double at) {
+    double now = (uv_hrtime() - r->play_t0) / 1e9;
+    double wait = at - now;
+    uv_timer_start(r->play_timer, play_step, wait > 0 ? (uint64_t)(wait * 1000 + 0.5) : 0, 0);
+}
+
+static void play_finish(http_req *r, int result) {
+    r->result = (CURLcode)result;
+    r->state = S_DONE;
+    gl_wake(&r->waiter);
+}
+
+/* Serve the recorded exchange through the same callbacks curl would call,
+ * at the recorded times. */
+static void play_step(uv_timer_t *t) {
+    http_req *r = t->data;
+    double now = (uv_hrtime() - r->play_t0) / 1e9;
+    if (r->state == S_DONE || r->paused) return;
+    if (r->play_has_resp && !r->headers_done) {
+        if (now < r->play_resp_t) { play_at(r, r->play_resp_t); return; }
+        const char *p = r->play_headers, *end = p + r->play_headers_len;
+        while (p < end) { /* one header line at a time, as curl does */
+            const char *eol = memchr(p, '\n', (size_t)(end - p));
+            size_t n = eol ? (size_t)(eol - p + 1) : (size_t)(end - p);
+            if (!(n <= 2 && (p[0] == '\r' || p[0] == '\n'))) header_cb((char *)p, 1, n, r);
+            p += n;
+        }
+        header_cb("\r\n", 1, 2, r);
+    }
+    while (r->play_i < r->play_n) {
+        struct play_ev *ev = &r->play[r->play_i];
+        if (now < ev->t) { play_at(r, ev->t); return; }
+        size_t rc = write_cb((char *)ev->p, 1, ev->len, r);
+        if (rc == CURL_WRITEFUNC_PAUSE) return; /* resumed by resume() */
+        if (rc != ev->len) { play_finish(r, CURLE_WRITE_ERROR); return; }
+        r->play_i++;
+    }
+    if (now < r->play_end_t) { play_at(r, r->play_end_t); return; }
+    play_finish(r, r->play_result);
+}
+
+/* Let a paused transfer go on (curl, or the cassette). */
+static void resume(http_req *r) {
+    r->paused = 0;
+    if (r->play_timer) uv_timer_start(r->play_timer, play_step, 0, 0);
+    else if (r->easy) curl_easy_pause(r->easy, CURLPAUSE_CONT);
+}
+
+static int num_field(lua_State *L, int t, const char *k, double dflt) {
+    lua_getfield(L, t, k);
+    double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return (int)v;
+}
+
+static double dbl_field(lua_State *L, int t, const char *k, double dflt) {
+    lua_getfield(L, t, k);
+    double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Find the recorded exchange (kept as the request's user value 2, so the
+ * bytes stay alive) and start serving it. */
+static void play_start(lua_State *L, http_req *r, const char *method, const char *url, const char *body,
+                       size_t body_len) {
+    int top = lua_gettop(L);
+    if (!gl_play_match(L, "http", method, url, body, body_len)) {
+        r->play_fail = strdup(lua_tostring(L, -1));
+        r->state = S_DONE;
+        lua_settop(L, top);
+        return;
+    }
+    int ex = lua_gettop(L);
+    lua_pushvalue(L, ex);
+    lua_setiuservalue(L, 2, 2);
+    r->play_result = num_field(L, ex, "result", 0);
+    r->play_end_t = dbl_field(L, ex, "t", 0);
+    if (lua_getfield(L, ex, "error") == LUA_TSTRING) snprintf(r->errbuf, sizeof r->errbuf, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (lua_getfield(L, ex, "response") == LUA_TTABLE) {
+        r->play_has_resp = 1;
+        r->play_status = num_field(L, -1, "status", 0);
+        r->play_resp_t = dbl_field(L, -1, "t", 0);
+        lua_getfield(L, -1, "headers");
+        r->play_headers = lua_tolstring(L, -1, &r->play_headers_len);
+        if (!r->play_headers) r->play_headers = "", r->play_headers_len = 0;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, ex, "events") == LUA_TTABLE) {
+        size_t n = lua_rawlen(L, -1);
+        r->play = calloc(n ? n : 1, sizeof *r->play);
+        if (!r->play) luaL_error(L, "out of memory");
+        for (size_t i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, (lua_Integer)i);
+            lua_getfield(L, -1, "bytes");
+            size_t len;
+            const char *p = lua_tolstring(L, -1, &len);
+            if (p) {
+                r->play[r->play_n].p = p;
+                r->play[r->play_n].len = len;
+                r->play[r->play_n].t = dbl_field(L, -2, "t", 0);
+                r->play_n++;
+            }
+            lua_pop(L, 2);
+        }
+    }
+    lua_settop(L, top);
+    r->play_timer = malloc(sizeof *r->play_timer);
+    if (!r->play_timer) luaL_error(L, "out of memory");
+    uv_timer_init(gl_loop(L), r->play_timer);
+    r->play_timer->data = r;
+    r->play_t0 = uv_hrtime();
+    r->state = S_RUNNING;
+    play_at(r, 0);
+}
+
+static int play_failed(lua_State *L, http_req *r) {
+    int n = gl_fail(L, "replay", "%s", r->play_fail);
+    req_release(r);
+    return n;
+}
+
 static http_req *start(lua_State *L, int mode) {
     luaL_checktype(L, 1, LUA_TTABLE);
     multi_init(L);
     lua_settop(L, 1);
-    http_req *r = lua_newuserdatauv(L, sizeof *r, 1); /* index 2 */
+    http_req *r = lua_newuserdatauv(L, sizeof *r, 2); /* index 2; uv 1 body, 2 replayed exchange */
     memset(r, 0, sizeof *r);
     r->closed = 1; /* born closed: a failed open leaves a consistent object */
     luaL_setmetatable(L, REQ_MT);
@@ -612,7 +766,7 @@ static http_req *start(lua_State *L, int mode) {
             } else luaL_tolstring(L, -1, NULL);
             line = lua_tostring(L, -1);
             r->hdrs = curl_slist_append(r->hdrs, line);
-            if (gl_trace_on()) {
+            if (gl_trace_on() || gl_cassette_recording()) {
                 if (tr.len) gl_buf_adds(&tr, ",");
                 gl_buf_json_str(&tr, line, strlen(line));
             }
@@ -640,6 +794,15 @@ static http_req *start(lua_State *L, int mode) {
         gl_trace_record("http_request", b.p);
         gl_buf_free(&b);
     }
+    if (gl_cassette_replaying()) {
+        gl_buf_free(&tr);
+        curl_easy_cleanup(r->easy); /* no network: the cassette answers */
+        r->easy = NULL;
+        play_start(L, r, method, url, has_body ? body : NULL, body_len);
+        lua_settop(L, 2);
+        return r;
+    }
+    r->rec = gl_rec_begin("http", method, url, tr.p, has_body ? body : NULL, body_len);
     gl_buf_free(&tr);
     CURLMcode mc = curl_multi_add_handle(multi, e);
     if (mc != CURLM_OK) luaL_error(L, "http: curl_multi_add_handle: %s", curl_multi_strerror(mc));
@@ -682,7 +845,8 @@ static int request_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int l_request(lua_State *L) {
     if (!gl_in_task(L)) return luaL_error(L, "http.request must be called inside a task");
-    start(L, M_FULL);
+    http_req *r = start(L, M_FULL);
+    if (r->play_fail) return play_failed(L, r);
     return request_k(L, 0, 0);
 }
 
@@ -727,13 +891,15 @@ static int headers_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int l_stream(lua_State *L) {
     if (!gl_in_task(L)) return luaL_error(L, "http.stream must be called inside a task");
-    start(L, M_STREAM);
+    http_req *r = start(L, M_STREAM);
+    if (r->play_fail) return play_failed(L, r);
     return headers_k(L, 0, 0);
 }
 
 static int l_sse(lua_State *L) {
     if (!gl_in_task(L)) return luaL_error(L, "http.sse must be called inside a task");
-    start(L, M_SSE);
+    http_req *r = start(L, M_SSE);
+    if (r->play_fail) return play_failed(L, r);
     return headers_k(L, 0, 0);
 }
 
@@ -820,25 +986,18 @@ static int next_impl(lua_State *L, int idx) {
             lua_setfield(L, -2, "json");
         }
         free(n);
-        if (r->paused && r->evq_bytes < HIGH_WATER / 2) {
-            r->paused = 0;
-            curl_easy_pause(r->easy, CURLPAUSE_CONT);
-        }
+        if (r->paused && r->evq_bytes < HIGH_WATER / 2) resume(r);
         return 1;
     }
     if (r->mode == M_STREAM && r->body_off < r->body.len) {
         lua_pushlstring(L, r->body.p + r->body_off, r->body.len - r->body_off);
         r->body_off = r->body.len = 0;
         r->events++;
-        if (r->paused) {
-            r->paused = 0;
-            curl_easy_pause(r->easy, CURLPAUSE_CONT);
-        }
+        if (r->paused) resume(r);
         return 1;
     }
     if (r->paused) { /* drained: let curl deliver more (may call write_cb now) */
-        r->paused = 0;
-        curl_easy_pause(r->easy, CURLPAUSE_CONT);
+        resume(r);
         if (r->evq_head || r->body_off < r->body.len) return next_impl(L, idx);
     }
     if (r->state == S_DONE) {

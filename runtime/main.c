@@ -8,6 +8,7 @@
  */
 #include "gl.h"
 #include "glsched.h"
+#include "cassette.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -61,6 +62,10 @@ static void usage_text(FILE *f) {
 "  --log-level LVL   error | warn (default) | info | debug | trace\n"
 "  --trace FILE      write a wire-level record (JSON lines) of every request,\n"
 "                    response, SSE chunk and WebSocket frame; secrets redacted\n"
+"  --record DIR      write every HTTP exchange and WebSocket session as\n"
+"                    cassette files in DIR (timing kept, secrets redacted)\n"
+"  --replay DIR      run with no network: serve the traffic recorded in DIR;\n"
+"                    a request the cassette does not hold is an error\n"
 "\n"
 "Configuration (environment, as Google's official SDKs read it):\n"
 "  GEMINI_API_KEY or GOOGLE_API_KEY   API key (GOOGLE_API_KEY wins if both)\n"
@@ -133,7 +138,7 @@ int main(int argc, char **argv) {
     const char *script = NULL;
     int script_index = 0;
     int use_mock = 0;
-    const char *policy = NULL, *trace = NULL, *level = NULL;
+    const char *policy = NULL, *trace = NULL, *level = NULL, *record = NULL, *replay = NULL;
     enum { ACT_E, ACT_L } act_kind[256];
     const char *act_arg[256];
     int nact = 0;
@@ -153,7 +158,8 @@ int main(int argc, char **argv) {
         }
         if (strcmp(a, "--mock") == 0) { use_mock = 1; continue; }
         if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "--policy") == 0 ||
-            strcmp(a, "--trace") == 0 || strcmp(a, "--log-level") == 0) {
+            strcmp(a, "--trace") == 0 || strcmp(a, "--log-level") == 0 || strcmp(a, "--record") == 0 ||
+            strcmp(a, "--replay") == 0) {
             if (i + 1 >= argc) return usage_error("option '%s' needs an argument", a);
             const char *v = argv[++i];
             if (a[1] == 'e' || a[1] == 'l') {
@@ -161,6 +167,8 @@ int main(int argc, char **argv) {
                 act_kind[nact] = a[1] == 'e' ? ACT_E : ACT_L;
                 act_arg[nact++] = v;
             } else if (strcmp(a, "--policy") == 0) policy = v;
+            else if (strcmp(a, "--record") == 0) record = v;
+            else if (strcmp(a, "--replay") == 0) replay = v;
             else if (strcmp(a, "--trace") == 0) trace = v;
             else level = v;
             continue;
@@ -187,6 +195,17 @@ int main(int argc, char **argv) {
     }
     if (policy && access(policy, R_OK) != 0)
         return usage_error("--policy: cannot read '%s'", policy);
+    if (record && replay) return usage_error("--record and --replay cannot be combined%s", "");
+    if (record && gl_cassette_record_to(record) != 0) {
+        fprintf(stderr, "%s: --record: cannot create '%s': %s\n", progname, record, strerror(errno));
+        return 2;
+    }
+    if (replay) {
+        if (access(replay, R_OK | X_OK) != 0) return usage_error("--replay: cannot read the folder '%s'", replay);
+        if (use_mock) return usage_error("--replay serves recorded traffic: it cannot be combined with --mock%s", "");
+        setenv("GLRUN_REPLAY", replay, 1);
+        gl_cassette_set_replaying(1);
+    }
     if (trace && gl_trace_open(trace) != 0) {
         fprintf(stderr, "%s: --trace: cannot open '%s': %s\n", progname, trace, strerror(errno));
         return 2;
@@ -335,6 +354,7 @@ out:
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     gl_trace_close();
+    gl_cassette_free();
     gl_secrets_free();
     return status;
 }

@@ -42,6 +42,7 @@ struct gl_task {
     int njoiners;
     int tb_ref;         /* traceback string of a failure */
     gl_task *prev_live, *next_live; /* all unfinished tasks */
+    unsigned int_seen;  /* the last interrupt this task was told about */
 };
 
 static struct {
@@ -56,6 +57,8 @@ static struct {
     double warn_after, limit_after;
     int warned;
     volatile sig_atomic_t interrupted;
+    volatile sig_atomic_t int_epoch; /* bumped by every Ctrl-C */
+    int trap;            /* gl.trap_interrupts(true): Ctrl-C raises once per task, the run goes on */
     uv_async_t sigasync;
     int failed_unjoined; /* count of failed tasks nobody joined */
     gl_task *all;        /* unfinished tasks, for interrupts */
@@ -91,10 +94,21 @@ void gl_wake(gl_waiter *w) {
 
 void gl_waiter_cancel(gl_waiter *w) { gl_wake(w); }
 
+/* Should task t see an "interrupted" error now? Without a trap every wait
+ * fails from the first Ctrl-C on (the run stops); with a trap each task
+ * is told once per Ctrl-C and may carry on. */
+static int interrupt_due(gl_task *t) {
+    if (!rt.interrupted) return 0;
+    if (!rt.trap) return 1;
+    if (!t || t->int_seen == (unsigned)rt.int_epoch) return 0;
+    t->int_seen = (unsigned)rt.int_epoch;
+    return 1;
+}
+
 static int task_k(lua_State *L, int status, lua_KContext ctx) {
     gl_task *t = (gl_task *)ctx;
     (void)status;
-    if (rt.interrupted) {
+    if (interrupt_due(t)) {
         gl_error_new(L, "interrupted", "interrupted");
         return lua_error(L);
     }
@@ -135,7 +149,7 @@ static void where(lua_State *L, char *buf, size_t len) {
 
 static void hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    if (rt.interrupted) {
+    if (interrupt_due(rt.current)) {
         gl_error_new(L, "interrupted", "interrupted");
         lua_error(L);
     }
@@ -245,6 +259,7 @@ gl_task *gl_task_spawn(lua_State *L, int nargs) {
     t->ref = LUA_NOREF;
     t->tb_ref = LUA_NOREF;
     t->id = ++rt.next_id;
+    t->int_seen = (unsigned)rt.int_epoch; /* interrupts before its birth are not its own */
     luaL_setmetatable(L, TASK_MT);
     lua_State *co = lua_newthread(L);
     lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_COUNT);
@@ -418,9 +433,21 @@ static int l_sentinel(lua_State *L) {
     return 1;
 }
 
+/* gl.trap_interrupts(on) -> previous setting. With the trap on, Ctrl-C
+ * raises an "interrupted" error (kind "interrupted") once in each task that
+ * is waiting or running, and the run goes on: a REPL cancels the current
+ * reply this way. */
+static int l_trap_interrupts(lua_State *L) {
+    int prev = rt.trap;
+    rt.trap = lua_toboolean(L, 1);
+    if (!rt.trap) rt.interrupted = 0;
+    lua_pushboolean(L, prev);
+    return 1;
+}
+
 static const luaL_Reg sched_funcs[] = {
     {"spawn", l_spawn}, {"sleep", l_sleep}, {"now", l_now}, {"time", l_time},
-    {"current", l_current}, {"_sentinel", l_sentinel}, {NULL, NULL},
+    {"current", l_current}, {"_sentinel", l_sentinel}, {"trap_interrupts", l_trap_interrupts}, {NULL, NULL},
 };
 
 static const luaL_Reg task_methods[] = {
@@ -448,12 +475,13 @@ int luaopen_glrun_core(lua_State *L) {
 
 static void sig_handler(int sig) {
     (void)sig;
-    if (rt.interrupted) { /* second Ctrl-C: leave now */
+    if (rt.interrupted && !rt.trap) { /* second Ctrl-C: leave now */
         signal(SIGINT, SIG_DFL);
         raise(SIGINT);
         return;
     }
     rt.interrupted = 1;
+    rt.int_epoch++;
     uv_async_send(&rt.sigasync);
 }
 
@@ -491,7 +519,9 @@ void gl_sched_init(lua_State *L, uv_loop_t *loop) {
 }
 
 
-int gl_sched_interrupted(void) { return rt.interrupted; }
+int gl_sched_interrupted(void) { return rt.interrupted && !rt.trap; }
+
+
 
 /* Run until every task is done. Returns 0, or -1 on a deadlock (tasks left
  * waiting with nothing that could wake them). */

@@ -74,6 +74,9 @@ function M.resolve(opts)
   end
   c.api_key = opts.api_key or gk or mk
   c.source = opts.api_key and "option api_key" or gk and "GOOGLE_API_KEY" or mk and "GEMINI_API_KEY"
+  if not c.api_key and env("GLRUN_REPLAY") then -- replaying: nothing is sent anywhere
+    c.api_key, c.source = "replay-key", "--replay"
+  end
   if not c.api_key then return nil, errors.config(NO_KEY) end
   core.secret(c.api_key)
   c.base_url = strip_slash(opts.base_url or env("GOOGLE_GEMINI_BASE_URL") or M.defaults.base_url)

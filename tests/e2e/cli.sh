@@ -114,4 +114,14 @@ for _ in $(seq 1 100); do grep -q busy "$TMP/sig.out" 2>/dev/null && break; slee
 kill -INT "$pid"; wait "$pid"; RC=$?
 expect_eq "SIGINT in a busy loop exits 130" 130 "$RC"
 
+# with gl.trap_interrupts(true), Ctrl-C raises once in the waiting task
+# and the run goes on (how a REPL cancels one reply)
+timeout 20 "$GLRUN" -e 'gl.trap_interrupts(true); print("ready"); io.stdout:flush(); local ok, e = pcall(gl.sleep, 30); print("caught", e.kind); gl.sleep(0.05); print("still running")' >"$TMP/sig.out" 2>"$TMP/sig.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q ready "$TMP/sig.out" 2>/dev/null && break; sleep 0.05; done
+kill -INT "$pid"; wait "$pid"; RC=$?
+expect_eq "trapped Ctrl-C: the run goes on and exits 0" 0 "$RC"
+expect_match "trapped Ctrl-C: caught as an error" "caught	interrupted" "$(cat "$TMP/sig.out")"
+expect_match "trapped Ctrl-C: then still running" "still running" "$(cat "$TMP/sig.out")"
+
 finish

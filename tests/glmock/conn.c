@@ -68,7 +68,7 @@ void conn_write_owned(conn_t *c, char *p, size_t n) { write_raw(c, p, n, p); }
 
 /* ------------------------------------------------------------------ close */
 
-static void req_free(req_t *r)
+void req_free(req_t *r)
 {
     if (!r) return;
     free(r->url);
@@ -101,6 +101,7 @@ static void on_handle_closed(uv_handle_t *h)
     conn_t *c = h->data;
     if (--c->open_handles > 0) return;
     req_free(c->cur);
+    req_free(c->held);
     while (c->rq_head) {
         req_t *r = c->rq_head;
         c->rq_head = r->next;
@@ -296,7 +297,7 @@ static void serve_queued(conn_t *c)
         if (!c->rq_head) c->rq_tail = NULL;
         c->rq_len--;
         dispatch(c, r);
-        req_free(r);
+        if (c->held != r) req_free(r);     /* held: answered after a scenario delay */
     }
     if (!c->reading && !c->eof && !c->closing && c->mode == 0 && c->rq_len < GLMOCK_MAX_QUEUED) {
         c->reading = true;
@@ -480,7 +481,9 @@ static void handle_http_bytes(conn_t *c, const char *data, size_t n)
             c->rq_head = r->next;
             c->rq_len--;
             /* Pipelined requests before an upgrade: answer synchronously. */
+            c->sync_only = true;
             dispatch(c, r);
+            c->sync_only = false;
             c->busy = false;
             req_free(r);
         }
@@ -493,7 +496,9 @@ static void handle_http_bytes(conn_t *c, const char *data, size_t n)
             ws_accept(c, r, ver, data + done, n - done);
         } else {
             r->keep_alive = false;
+            c->sync_only = true;
             dispatch(c, r);   /* 404 (or a REST answer) with Connection: close */
+            c->sync_only = false;
             c->busy = true;
         }
         req_free(r);

@@ -67,6 +67,27 @@ extern uv_loop_t *g_loop;
 void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define LOG(...) do { if (g_opt.verbose) logf_(__VA_ARGS__); } while (0)
 
+/* ------------------------------------------------------------------ scenario.c (types) */
+/* A scripted fault from a scenario rule (README "Scenarios"). */
+typedef struct {
+    int status;             /* rest / live_handshake: HTTP error status, 0 = none */
+    bool retry_info;        /* 429: send RetryInfo (retry_delay) */
+    char retry_delay[32];   /* 429: RetryInfo.retryDelay, e.g. "1.5s" */
+    char quota_id[128];     /* 429: QuotaFailure quotaId */
+    int cut_after;          /* rest streams: N good events then a cut; -1 = none */
+    int midstream_error;    /* rest streams: status of the error after `after_events` events; 0 = none */
+    int after_events;
+    unsigned delay_ms;      /* rest: wait before answering */
+    int close_code;         /* live_setup / live_turn: close frame code, 0 = none */
+    bool has_reason;
+    char reason[512];
+    bool drop;              /* live_turn: TCP drop, no close frame */
+    int after_chunks;       /* live_turn: reply chunks sent before close/drop */
+    char go_away[32];       /* live_turn: goAway timeLeft, "" = none */
+    unsigned go_away_ms;
+    int rule;               /* index of the rule that fired */
+} scen_fault_t;
+
 /* ------------------------------------------------------------------ conn.c */
 typedef struct req {
     struct req *next;
@@ -148,6 +169,9 @@ typedef struct conn {
     bool echo;              /* /glmock/echo test endpoint */
     json_t *echo_headers;   /* upgrade request headers, for "!headers" */
     size_t echo_flood_left, echo_flood_size;
+    req_t *held;            /* request waiting for a scenario delay_ms */
+    scen_fault_t held_fault;
+    bool sync_only;         /* dispatching synchronously: scenario delays are skipped */
 } conn_t;
 
 void conn_write(conn_t *c, const void *p, size_t n);
@@ -159,6 +183,7 @@ void oq_clear_turn(conn_t *c, int turn);   /* drop unwritten items of a Live tur
 bool oq_has_turn(conn_t *c, int turn);
 void oq_pump(conn_t *c);
 void conn_request_done(conn_t *c);  /* async response finished; serve the next request */
+void req_free(req_t *r);
 int server_start(const char *host, int port, int *bound_port);
 void server_stop(void);
 
@@ -182,6 +207,9 @@ json_t *err_overloaded(void);
 json_t *err_internal(void);
 json_t *err_not_found_model(const char *model, const char *version, const char *method);
 json_t *err_bad_json(const char *detail);
+json_t *err_quota(const char *model, const char *quota_id, const char *retry_delay);  /* NULL delay: no RetryInfo */
+json_t *err_for_status(int status, const scen_fault_t *f, const char *model);   /* scenario error bodies */
+const char *status_name(int status);
 
 /* ------------------------------------------------------------------ catalog.c */
 typedef struct {
@@ -221,6 +249,7 @@ char *response_id(const char *model, const char *body, size_t n);
 
 /* ------------------------------------------------------------------ rest.c / sse.c */
 void rest_handle(conn_t *c, req_t *r);
+bool rest_upgrade_refused(conn_t *c, req_t *r, int status, json_t *body);  /* plain HTTP error, no upgrade */
 typedef struct {
     const char *model;
     const char *version;
@@ -229,6 +258,8 @@ typedef struct {
     json_t **events;     /* GenerateContentResponse objects */
     size_t nevents;
     bool cut, midstream_error, malformed, hang;
+    size_t fault_at;     /* events sent before the cut / mid-stream error */
+    json_t *mid_error;   /* mid-stream error body (NULL: 503 overloaded) */
 } stream_plan_t;
 void stream_run(conn_t *c, req_t *r, stream_plan_t *sp);
 
@@ -252,11 +283,23 @@ void ws_on_close_handshake_done(conn_t *c);
 void echo_on_message(conn_t *c, int op, const char *p, size_t n);
 
 /* ------------------------------------------------------------------ live.c */
-struct live *live_new(conn_t *c, const char *version, const char *key, bool vertex);
+struct live *live_new(conn_t *c, const char *version, const char *key, bool vertex, const char *path);
 void live_free(struct live *l);
 void live_on_message(conn_t *c, const char *p, size_t n);
 void live_on_close(conn_t *c);
 int live_handles_count(void);
 void live_global_free(void);
+
+/* ------------------------------------------------------------------ scenario.c */
+enum { SC_REST = 1, SC_LIVE_HANDSHAKE = 2, SC_LIVE_SETUP = 4, SC_LIVE_TURN = 8 };
+#define SCEN_MAX_RULES 1000
+void scen_http(conn_t *c, req_t *r);                        /* GET/POST/DELETE /glmock/scenario */
+int scen_load_file(const char *file, char *err, size_t en); /* --scenario FILE; rules added or -1 */
+void scen_count(int kind);
+bool scen_wants_text(int kind);      /* an active rule of this kind matches on text */
+bool scen_any(int kind);             /* an active rule may match this kind */
+bool scen_match(int kind, const char *model, const char *path, const char *text, bool stream, scen_fault_t *out);
+bool scen_handshake(conn_t *c, req_t *r);   /* count + match an upgrade; true when a fault answered it */
+void scen_free(void);
 
 #endif

@@ -39,6 +39,10 @@ typedef struct live {
     int model_flags;        /* faults from words in the model id, applied to every turn */
     int history_tokens;     /* conversation so far, carried over by resumption */
     int turns_done;
+    char *path;             /* WebSocket path (scenario match.path) */
+    scen_fault_t tf;        /* scenario fault for the current turn's reply */
+    bool tf_set;
+    unsigned goaway_ms;     /* scenario goAway: close after this long */
 } live_t;
 
 /* Resumption handles issued by this process: "h-<n>" -> conversation state. */
@@ -115,6 +119,48 @@ static void on_goaway_close(uv_timer_t *t)
 static void start_goaway_timer(conn_t *c)
 {
     uv_timer_start(&c->deadline, on_goaway_close, 2000, 0);
+}
+
+static void start_scen_goaway_timer(conn_t *c)
+{
+    uv_timer_start(&c->deadline, on_goaway_close, c->live ? c->live->goaway_ms : 2000, 0);
+}
+
+/* Default close reasons of scenario faults (PROTOCOL.md §3.8). */
+static const char *scen_reason(live_t *l, const scen_fault_t *f, const char *model, char *buf, size_t n)
+{
+    if (f->has_reason) return f->reason;
+    const char *full = model ? model : l->model ? l->model : "unknown";
+    const char *id = strncmp(full, "models/", 7) == 0 ? full + 7 : full;
+    switch (f->close_code) {
+    case 1008:
+        if (l->vertex)
+            snprintf(buf, n, "Publisher Model `%.300s` was not found or your project does not have "
+                     "access to it. Please ensure you are using a valid model version.", full);
+        else
+            snprintf(buf, n, "models/%.300s is not found for API version %s, or is not supported for "
+                     "bidiGenerateContent. Call ListModels to see the list of available models and their supported "
+                     "methods.", id, l->version);
+        return buf;
+    case 1007: return INVALID_ARG;
+    case 1011: return "Internal error encountered.";
+    default: return "";
+    }
+}
+
+/* A scenario close or drop after the messages already queued. */
+static void scen_stop(live_t *l, const scen_fault_t *f, unsigned delay, int turn)
+{
+    conn_t *c = l->c;
+    if (f->drop) {
+        LOG("conn %llu: scenario: drop", (unsigned long long)c->id);
+        item_t *it = oq_push(c, IT_ABORT, NULL, 0, delay);
+        it->turn = turn;
+        oq_pump(c);
+    } else {
+        char buf[512];
+        ws_close_queued(c, f->close_code, scen_reason(l, f, NULL, buf, sizeof buf), false);
+    }
 }
 
 static void on_lifetime_close(uv_timer_t *t)
@@ -201,9 +247,25 @@ static void emit_reply(live_t *l, const char *text, int ptok, int flags)
         st[0] = 0;
         st[1] = strlen(text);
     }
+    /* Faults that end the reply after some chunks: "drop" (1 chunk) or a scenario close/drop. */
+    scen_fault_t tf = l->tf;
+    bool tf_set = l->tf_set;
+    l->tf_set = false;
+    scen_fault_t stop = {0};
+    bool stopping = false;
+    size_t stop_at = 0;
+    if (flags & F_DROP) { stop.drop = true; stopping = true; stop_at = 1; }
+    if (tf_set && (tf.close_code || tf.drop)) { stop = tf; stopping = true; stop_at = (size_t)tf.after_chunks; }
     int rtok = 0;
     bool first = true;
-    for (size_t k = 0; k < np; k++) {
+    for (size_t k = 0; k <= np; k++) {
+        if (stopping && (k == stop_at || k == np)) {
+            free(st);
+            free(big);
+            scen_stop(l, &stop, k ? delay : 0, turn);
+            return;
+        }
+        if (k == np) break;
         size_t n = st[k + 1] - st[k];
         char *piece = xmalloc(n + 1);
         memcpy(piece, text + st[k], n);
@@ -220,14 +282,6 @@ static void emit_reply(live_t *l, const char *text, int ptok, int flags)
             send_json(l, json_pack("{s:{s:{s:s}}}", "serverContent", "outputTranscription", "text", piece),
                       0, flags, turn);
         free(piece);
-        if (flags & F_DROP) {
-            free(st);
-            free(big);
-            item_t *it = oq_push(c, IT_ABORT, NULL, 0, delay);
-            it->turn = turn;
-            oq_pump(c);
-            return;
-        }
     }
     free(st);
     free(big);
@@ -238,7 +292,12 @@ static void emit_reply(live_t *l, const char *text, int ptok, int flags)
     l->history_tokens += ptok + rtok;
     l->turns_done++;
     send_resumption_update(l, turn);
-    if (flags & F_GOAWAY) {
+    if (tf_set && tf.go_away[0]) {
+        send_json(l, json_pack("{s:{s:s}}", "goAway", "timeLeft", tf.go_away), 0, 0, 0);
+        l->goaway_ms = tf.go_away_ms;
+        item_t *it = oq_push(c, IT_CALL, NULL, 0, 0);
+        it->fn = start_scen_goaway_timer;
+    } else if (flags & F_GOAWAY) {
         send_json(l, json_pack("{s:{s:s}}", "goAway", "timeLeft", "2s"), 0, 0, 0);
         item_t *it = oq_push(c, IT_CALL, NULL, 0, 0);
         it->fn = start_goaway_timer;
@@ -268,6 +327,14 @@ static void interrupt_current(live_t *l)
 static void start_turn(live_t *l, const char *text, int ptok)
 {
     interrupt_current(l);
+    scen_count(SC_LIVE_TURN);
+    l->tf_set = scen_match(SC_LIVE_TURN, l->model, l->path, text, false, &l->tf);
+    if (l->tf_set && (l->tf.close_code || l->tf.drop) && l->tf.after_chunks == 0) {
+        /* Before any reply (and before a tool call). */
+        l->tf_set = false;
+        scen_stop(l, &l->tf, 0, 0);
+        return;
+    }
     if (contains(text, "internal")) {
         close_with(l, 1011, "Internal error encountered.");
         return;
@@ -311,6 +378,14 @@ static bool key_ok(live_t *l)
 
 static void on_setup(live_t *l, json_t *setup)
 {
+    scen_count(SC_LIVE_SETUP);
+    scen_fault_t sf;
+    const char *smodel = json_is_object(setup) ? jstr(setup, "model") : NULL;
+    if (scen_match(SC_LIVE_SETUP, smodel, l->path, NULL, false, &sf) && sf.close_code) {
+        char buf[512];
+        close_with(l, sf.close_code, scen_reason(l, &sf, smodel, buf, sizeof buf));
+        return;
+    }
     if (!json_is_object(setup)) { close_with(l, 1007, INVALID_ARG); return; }
     if (!l->vertex && !key_ok(l)) return;    /* Vertex checked the bearer at the upgrade */
     const char *model = jstr(setup, "model");
@@ -523,9 +598,10 @@ void live_on_message(conn_t *c, const char *p, size_t n)
     json_decref(msg);
 }
 
-struct live *live_new(conn_t *c, const char *version, const char *key, bool vertex)
+struct live *live_new(conn_t *c, const char *version, const char *key, bool vertex, const char *path)
 {
     live_t *l = xcalloc(1, sizeof *l);
+    l->path = xstrdup(path ? path : "");
     l->c = c;
     l->vertex = vertex;
     snprintf(l->version, sizeof l->version, "%s", version);
@@ -539,6 +615,7 @@ void live_free(struct live *l)
 {
     if (!l) return;
     free(l->key);
+    free(l->path);
     free(l->model);
     free(l->fn_name);
     free(l->pending_id);

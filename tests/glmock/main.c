@@ -42,7 +42,7 @@ void logf_(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fputs("usage: glmock [--port N] [--host 127.0.0.1] [--text-frames] [--lifetime SECS]\n"
-          "              [--chunk-delay-ms N] [--exit-on-stdin-eof] [--verbose] [--help]\n"
+          "              [--chunk-delay-ms N] [--scenario FILE] [--exit-on-stdin-eof] [--verbose] [--help]\n"
           "Offline fake of the Gemini API (REST, SSE, Live WebSocket) on one loopback port.\n"
           "Prints \"glmock listening on http://HOST:PORT\" once ready. See tests/glmock/README.md.\n", f);
 }
@@ -100,11 +100,13 @@ int main(int argc, char **argv)
         {"chunk-delay-ms", required_argument, NULL, 'd'},
         {"verbose", no_argument, NULL, 'v'},
         {"exit-on-stdin-eof", no_argument, NULL, 'e'},
+        {"scenario", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "p:H:tl:d:veh", lo, NULL)) != -1) {
+    const char *scenario_file = NULL;
+    while ((ch = getopt_long(argc, argv, "p:H:tl:d:ves:h", lo, NULL)) != -1) {
         switch (ch) {
         case 'p': g_opt.port = atoi(optarg); break;
         case 'H': g_opt.host = optarg; break;
@@ -113,6 +115,7 @@ int main(int argc, char **argv)
         case 'd': g_opt.chunk_delay_ms = (unsigned)atoi(optarg); break;
         case 'v': g_opt.verbose = true; break;
         case 'e': g_opt.exit_on_stdin_eof = true; break;
+        case 's': scenario_file = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -122,6 +125,16 @@ int main(int argc, char **argv)
     if (!is_loopback(g_opt.host)) {
         fprintf(stderr, "glmock: refusing to listen on non-loopback host %s\n", g_opt.host);
         return 2;
+    }
+
+    if (scenario_file) {
+        char err[700];
+        int n = scen_load_file(scenario_file, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "glmock: --scenario %s\n", err);
+            return 2;
+        }
+        LOG("scenario: %d rule(s) loaded from %s", n, scenario_file);
     }
 
     /* A client that resets mid-write must not kill the server. */
@@ -165,6 +178,7 @@ int main(int argc, char **argv)
 
     uv_run(g_loop, UV_RUN_DEFAULT);
     live_global_free();
+    scen_free();
     uv_loop_close(g_loop);
     return 0;
 }

@@ -4,12 +4,16 @@
  * WebSocket upgrades). Faults are chosen by words in the model id. */
 #include "glmock.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SEE_MANY 5000
 #define HUGE_BYTES (20u << 20)
+
+/* The scenario fault of the request being handled (stream faults), or NULL. */
+static const scen_fault_t *g_fault;
 
 static const char *ver_of(const char *path, const char **rest)
 {
@@ -298,13 +302,27 @@ static void do_generate(conn_t *c, req_t *r, json_t *req, const char *model, con
     sp.cut = contains(model, "cutstream");
     sp.midstream_error = contains(model, "midstreamerror");
     sp.malformed = contains(model, "malformed");
+    sp.fault_at = 2;
     sp.nevents = build_events(model, &a, &sp.events);
     if ((sp.cut || sp.midstream_error) && sp.nevents < 3) {
         /* Guarantee "2 good events, then the fault". */
         sp.events = realloc(sp.events, 3 * sizeof *sp.events);
         while (sp.nevents < 3) sp.events[sp.nevents++] = json_incref(sp.events[0]);
     }
+    if (g_fault && g_fault->cut_after >= 0) {
+        /* Scenario: N good events (all of them when the reply is shorter), then the cut. */
+        sp.cut = true;
+        sp.midstream_error = false;
+        sp.fault_at = (size_t)g_fault->cut_after;
+    } else if (g_fault && g_fault->midstream_error) {
+        sp.midstream_error = true;
+        sp.cut = false;
+        sp.fault_at = (size_t)g_fault->after_events;
+        sp.mid_error = err_for_status(g_fault->midstream_error, g_fault, model);
+    }
+    if (sp.fault_at > sp.nevents) sp.fault_at = sp.nevents;
     stream_run(c, r, &sp);
+    json_decref(sp.mid_error);
     for (size_t i = 0; i < sp.nevents; i++) json_decref(sp.events[i]);
     free(sp.events);
     answer_free(&a);
@@ -451,21 +469,188 @@ static void vertex_handle(conn_t *c, req_t *r, const char *ver, const char *mpar
     free(res);
 }
 
-void rest_handle(conn_t *c, req_t *r)
+/* An upgrade request answered with a plain HTTP error (no upgrade, connection
+ * closed): `body` NULL = Google's HTML 404 page, else a google.rpc.Status. */
+bool rest_upgrade_refused(conn_t *c, req_t *r, int status, json_t *body)
 {
-    const char *path = r->path;
-    bool proxied = false;
-    if (!strncmp(path, "/proxy/", 7)) { path += 6; proxied = true; }
-    if (r->is_upgrade) {
-        /* Not a Live endpoint (or behind the proxy, which has no WebSocket support). */
-        const char *body = "<!DOCTYPE html>\n<html lang=en><title>Error 404 (Not Found)!!1</title>"
+    LOG("conn %llu: upgrade refused on %s with %d", (unsigned long long)c->id, r->path, status);
+    r->keep_alive = false;
+    if (body) {
+        http_respond_json(c, r, status, body, NULL);
+        json_decref(body);
+    } else {
+        const char *html = "<!DOCTYPE html>\n<html lang=en><title>Error 404 (Not Found)!!1</title>"
                            "<p><b>404.</b> <ins>That's an error.</ins><p>The requested URL was not found on this server."
                            " <ins>That's all we know.</ins></html>\n";
-        LOG("conn %llu: upgrade refused on %s%s", (unsigned long long)c->id, r->path, proxied ? " (proxy)" : "");
-        r->keep_alive = false;
-        http_respond(c, r, 404, "text/html; charset=UTF-8", body, strlen(body), NULL);
+        http_respond(c, r, status, "text/html; charset=UTF-8", html, strlen(html), NULL);
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ scenarios */
+
+/* What a REST path names: model id (malloc'd or NULL), method after ':'
+ * ("" when none), API version, Vertex resource (malloc'd or NULL), stream mode. */
+typedef struct {
+    char *model;
+    const char *method;
+    char ver[16];
+    char *vres;
+    int mode;           /* 0 JSON, 1 SSE, 2 JSON-array stream */
+} peek_t;
+
+static const char *vertex_route(const char *path, char *ver);
+
+static void peek_path(req_t *r, peek_t *pk)
+{
+    memset(pk, 0, sizeof *pk);
+    pk->method = "";
+    const char *path = r->path;
+    if (!strncmp(path, "/proxy/", 7)) path += 6;
+    const char *mpart = vertex_route(path, pk->ver);
+    if (mpart) {
+        const char *colon = strrchr(mpart, ':');
+        const char *start = path + strlen(pk->ver) + 2;
+        size_t n = colon ? (size_t)(colon - start) : strlen(start);
+        pk->vres = xmalloc(n + 1);
+        memcpy(pk->vres, start, n);
+        pk->vres[n] = 0;
+    } else {
+        const char *rest;
+        const char *v = ver_of(path, &rest);
+        if (!v || strncmp(rest, "/models/", 8) != 0) {
+            snprintf(pk->ver, sizeof pk->ver, "%s", v ? v : "v1beta");
+            return;
+        }
+        snprintf(pk->ver, sizeof pk->ver, "%s", v);
+        mpart = rest + 8;
+    }
+    const char *colon = strrchr(mpart, ':');
+    size_t n = colon ? (size_t)(colon - mpart) : strlen(mpart);
+    pk->model = xmalloc(n + 1);
+    memcpy(pk->model, mpart, n);
+    pk->model[n] = 0;
+    if (colon) pk->method = colon + 1;
+    if (!strcmp(pk->method, "streamGenerateContent")) {
+        char *alt = query_get(r->query, "alt");
+        pk->mode = alt && !strcmp(alt, "sse") ? 1 : 2;
+        free(alt);
+    }
+}
+
+/* The last user text of a REST request body (contents, generateContentRequest
+ * or an embedding's content); NULL when there is none. */
+static char *request_text(req_t *r)
+{
+    if (!r->body.len) return NULL;
+    json_t *req = json_loadb(r->body.p, r->body.len, 0, NULL);
+    if (!json_is_object(req)) { json_decref(req); return NULL; }
+    json_t *src = jget(req, "contents");
+    if (!src) src = jget(jget(req, "generateContentRequest"), "contents");
+    if (!src) src = jget(req, "content");
+    char *text = NULL;
+    if (src) {
+        bool fr;
+        text = last_user_text(src, &fr, NULL);
+    }
+    json_decref(req);
+    return text;
+}
+
+/* A scenario status fault: the same bodies and framing as the model-id faults. */
+static void scen_send_status(conn_t *c, req_t *r, const scen_fault_t *f)
+{
+    peek_t pk;
+    peek_path(r, &pk);
+    json_t *e;
+    if (f->status == 404 && pk.vres) {
+        e = vertex_not_found(pk.vres);
+    } else if (f->status == 404 && pk.model) {
+        const char *m = !strcmp(pk.method, "streamGenerateContent") ? "generateContent" : *pk.method ? pk.method : "get";
+        e = err_not_found_model(pk.model, pk.ver, m);
+    } else {
+        e = err_for_status(f->status, f, pk.model);
+    }
+    char extra[64] = "";
+    if (f->status == 429 && f->retry_info && !strstr(f->quota_id, "PerDay"))
+        snprintf(extra, sizeof extra, "Retry-After: %.0f\r\n", ceil(strtod(f->retry_delay, NULL)));
+    send_error(c, r, e, pk.mode, extra[0] ? extra : NULL);
+    free(pk.model);
+    free(pk.vres);
+}
+
+static void rest_route(conn_t *c, req_t *r);
+
+/* After a scenario delay_ms: answer the held request (with the rest of its fault). */
+static void rest_resume(conn_t *c)
+{
+    req_t *r = c->held;
+    c->held = NULL;
+    if (!r) return;
+    scen_fault_t f = c->held_fault;
+    if (f.status) {
+        scen_send_status(c, r, &f);
+    } else {
+        g_fault = (f.cut_after >= 0 || f.midstream_error) ? &f : NULL;
+        rest_route(c, r);
+        g_fault = NULL;
+    }
+    req_free(r);
+    if (!c->busy) conn_request_done(c);
+}
+
+void rest_handle(conn_t *c, req_t *r)
+{
+    if (!strcmp(r->path, "/glmock/scenario")) {
+        scen_http(c, r);
         return;
     }
+    bool test_endpoint = !strncmp(r->path, "/glmock/", 8);
+    if (r->is_upgrade) {
+        /* Not a Live endpoint (or behind the proxy, which has no WebSocket support). */
+        if (!test_endpoint && scen_handshake(c, r)) return;
+        rest_upgrade_refused(c, r, 404, NULL);
+        return;
+    }
+    if (test_endpoint) {
+        rest_route(c, r);
+        return;
+    }
+    scen_count(SC_REST);
+    scen_fault_t f;
+    bool fired = false;
+    if (scen_any(SC_REST)) {
+        peek_t pk;
+        peek_path(r, &pk);
+        char *text = scen_wants_text(SC_REST) ? request_text(r) : NULL;
+        fired = scen_match(SC_REST, pk.model, r->path, text, pk.mode != 0, &f);
+        free(text);
+        free(pk.model);
+        free(pk.vres);
+    }
+    if (fired && f.delay_ms && !c->sync_only) {
+        /* Keep the request; answer it when the delay is over. */
+        c->held = r;
+        c->held_fault = f;
+        c->held_fault.delay_ms = 0;
+        item_t *it = oq_push(c, IT_CALL, NULL, 0, f.delay_ms);
+        it->fn = rest_resume;
+        oq_pump(c);
+        return;
+    }
+    if (fired && f.status) {
+        scen_send_status(c, r, &f);
+        return;
+    }
+    g_fault = fired && (f.cut_after >= 0 || f.midstream_error) ? &f : NULL;
+    rest_route(c, r);
+    g_fault = NULL;
+}
+
+static void rest_route(conn_t *c, req_t *r)
+{
+    const char *path = r->path;
+    if (!strncmp(path, "/proxy/", 7)) path += 6;
     if (!strcmp(path, "/token") || !strcmp(path, "/oauth2/token") || !strcmp(path, "/o/oauth2/token") ||
         !strcmp(path, "/oauth2/v4/token")) {
         oauth_token(c, r);

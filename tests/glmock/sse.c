@@ -40,11 +40,11 @@ void stream_run(conn_t *c, req_t *r, stream_plan_t *sp)
 {
     const char *ctype = sp->sse ? "text/event-stream" : "application/json; charset=UTF-8";
     http_begin_chunked(c, r, 200, ctype, NULL);
-    for (size_t i = 0; i < sp->nevents; i++) {
+    for (size_t i = 0; i <= sp->nevents; i++) {
         unsigned delay = i ? sp->delay_ms : 0;
-        if (i == 2 && sp->cut) {
+        if (i == sp->fault_at && sp->cut) {
             buf_t b = {0};
-            buf_adds(&b, sp->sse ? "data: " : "\n,\r\n");
+            buf_adds(&b, sp->sse ? "data: " : i == 0 ? "[" : "\n,\r\n");
             buf_adds(&b, CUT_TAIL);
             chunk_item(c, b.p, b.len, delay);
             buf_free(&b);
@@ -52,13 +52,13 @@ void stream_run(conn_t *c, req_t *r, stream_plan_t *sp)
             oq_pump(c);
             return;
         }
-        if (i == 2 && sp->midstream_error) {
-            json_t *e = err_overloaded();
+        if (i == sp->fault_at && sp->midstream_error) {
+            json_t *e = sp->mid_error ? json_incref(sp->mid_error) : err_overloaded();
             char *s = pretty_nonl(e);
             json_decref(e);
             buf_t b = {0};
             if (sp->sse) { buf_adds(&b, s); buf_adds(&b, "\r\n"); }
-            else { buf_adds(&b, "\n,\r\n"); buf_adds(&b, s); buf_adds(&b, "\n]"); }
+            else { buf_adds(&b, i == 0 ? "[" : "\n,\r\n"); buf_adds(&b, s); buf_adds(&b, "\n]"); }
             free(s);
             chunk_item(c, b.p, b.len, delay);
             buf_free(&b);
@@ -67,6 +67,7 @@ void stream_run(conn_t *c, req_t *r, stream_plan_t *sp)
             oq_pump(c);
             return;
         }
+        if (i == sp->nevents) break;
         if (i == 1 && sp->malformed) {
             if (sp->sse) emit_sse(c, BAD_JSON, delay);
             else emit_elem(c, i, BAD_JSON, delay);

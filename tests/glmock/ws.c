@@ -185,6 +185,7 @@ void ws_accept(conn_t *c, req_t *r, const char *version, const char *rest, size_
         c->busy = true;
         return;
     }
+    if ((kind == WS_GEMINI || kind == WS_VERTEX) && scen_handshake(c, r)) return;
     if (vertex) {
         /* Vertex authenticates the upgrade itself (OAuth bearer or express-mode key). */
         json_t *e = vertex_check_bearer(r);
@@ -227,7 +228,7 @@ void ws_accept(conn_t *c, req_t *r, const char *version, const char *rest, size_
     if (!key && vertex) key = bearer_token(r);
     LOG("conn %llu: websocket open (%s%s)%s", (unsigned long long)c->id, vertex ? "Vertex " : "", version,
         key ? "" : " without key");
-    c->live = live_new(c, version, key, vertex);
+    c->live = live_new(c, version, key, vertex, r->path);
     free(key);
     if (restn) ws_on_data(c, rest, restn);
 }

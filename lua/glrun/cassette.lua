@@ -1,0 +1,99 @@
+-- glrun.cassette — the replay side of `glrun --replay DIR`: loads the
+-- cassette files that `glrun --record DIR` wrote (NNNN-http.json,
+-- NNNN-ws.json) and matches requests to them. Matching ignores the
+-- scheme, host and port (a cassette recorded against glmock replays
+-- anywhere) and compares the method, the path and query with secrets
+-- redacted, and the body. Each recorded exchange is served once, in order.
+local core = require "glrun.core"
+local json = require "glrun.json"
+
+local M = {}
+
+local dir = os.getenv("GLRUN_REPLAY")
+local exchanges
+
+local function bytes(e)
+  if e.b64 then return assert(core.b64decode(e.b64)) end
+  return e.data
+end
+
+local function path_of(url)
+  return (core.redact(url):gsub("^%a[%w+.-]*://[^/]*", ""):gsub("//+", "/"))
+end
+
+local function load()
+  if exchanges then return exchanges end
+  if not dir then error("glrun.cassette: not replaying (no --replay DIR)", 3) end
+  exchanges = {}
+  for i = 1, 100000 do
+    local found = false
+    for _, kind in ipairs{ "http", "ws" } do
+      local name = ("%s/%04d-%s.json"):format(dir, i, kind)
+      local f = io.open(name, "rb")
+      if f then
+        local text = f:read("a")
+        f:close()
+        local ex, err = json.decode(text)
+        if not ex then error(core.error("replay", name .. ": " .. err, { brief = true }), 0) end
+        ex.file = name
+        ex.key = ex.request.method .. " " .. path_of(ex.request.url)
+        ex.body = ex.request.data or (ex.request.b64 and core.b64decode(ex.request.b64)) or nil
+        for _, ev in ipairs(ex.events or {}) do ev.bytes = bytes(ev) end
+        exchanges[#exchanges + 1] = ex
+        found = true
+      end
+    end
+    if not found then break end
+  end
+  if #exchanges == 0 then
+    error(core.error("replay", "--replay " .. dir .. ": no cassette files (NNNN-http.json) there", { brief = true }), 0)
+  end
+  return exchanges
+end
+
+local function deep_equal(a, b)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  for k, v in pairs(a) do if not deep_equal(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+-- Bodies match when equal as JSON (Lua tables encode their keys in no
+-- fixed order) or, for other bodies, byte for byte.
+local function same_body(recorded, body)
+  if recorded == body then return true end
+  if not recorded or not body then return false end
+  local a, b = json.decode(recorded), json.decode(body)
+  return a ~= nil and b ~= nil and deep_equal(a, b)
+end
+
+--- The recorded exchange for a request, or nil and a message saying what
+--- the cassette holds instead.
+function M.match(kind, method, url, body)
+  local list = load()
+  local key = method .. " " .. path_of(url)
+  local rbody = body and core.redact(body) or nil
+  local near
+  for _, ex in ipairs(list) do
+    if not ex.used and ex.kind == kind and ex.key == key then
+      if kind == "ws" or same_body(ex.body, rbody) then
+        ex.used = true
+        return ex
+      end
+      near = near or ex
+    end
+  end
+  local unused = 0
+  local next_one
+  for _, ex in ipairs(list) do
+    if not ex.used then unused = unused + 1; next_one = next_one or ex end
+  end
+  local msg = ("the cassette %s holds no %s exchange for %s"):format(dir, kind, key)
+  if near then msg = msg .. " with this body (one exists with another body: " .. near.file .. ")" end
+  msg = msg .. (" (%d recorded, %d not used yet%s)"):format(#list, unused,
+    next_one and ("; the next unused is " .. next_one.key) or "")
+  return nil, msg
+end
+
+return M

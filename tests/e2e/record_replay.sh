@@ -1,0 +1,50 @@
+# --record writes every HTTP exchange as a cassette (timing kept, secrets
+# redacted); --replay runs the same script with no network from it, and
+# fails clearly when asked for something the cassette does not hold.
+. "$(dirname "$0")/lib/sh.sh"
+clean_env
+start_glmock
+SECRET="AIzaRECORDsecret-0123456789"
+cat > "$TMP/flow.lua" <<'L'
+local gemini = require "gemini"
+for p in gemini.stream("record me please") do io.write(p) end print()
+local _, e = gemini.ask("x", { model = "gemini-ratelimited" })
+print("E1", e.status, e.retry_after, e.error.status)
+local ok, cut = pcall(function() for p in gemini.stream("one two three four five six", { model = "gemini-cutstream" }) do io.write(p) end end)
+print() print("E2", cut.kind)
+local t0 = gl.now()
+local n = 0
+for p in gemini.stream("slow one two three", { model = "gemini-slow" }) do n = n + 1 end
+print("SLOW", n, gl.now() - t0 >= 0.5)
+print((gemini.ask("last question")))
+L
+run env GEMINI_API_KEY="$SECRET" GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" --record "$TMP/cas" "$TMP/flow.lua"
+expect_eq "recording run exits 0" 0 "$RC"
+RECORDED="$OUT"
+expect_match "the recording run talked to glmock" "echo: record me please" "$OUT"
+expect_eq "one cassette file per exchange" 5 "$(ls "$TMP/cas" | grep -c 'http.json$')"
+expect_no_match "no secret in the cassette" "$SECRET" "$(cat "$TMP"/cas/*)"
+expect_match "the key header is redacted" 'x-goog-api-key: \*\*\*' "$(cat "$TMP"/cas/0001-http.json)"
+kill "$GLMOCK_PID"; wait "$GLMOCK_PID" 2>/dev/null; GLMOCK_PID=
+
+# replay: glmock is gone, no key is set; the same output comes back
+run "$GLRUN" --replay "$TMP/cas" "$TMP/flow.lua"
+expect_eq "replay exits 0" 0 "$RC"
+expect_eq "replay gives the same output" "$RECORDED" "$OUT"
+expect_match "errors are replayed with their fields" "E1	429	1.5	RESOURCE_EXHAUSTED" "$OUT"
+expect_match "a cut stream is replayed as a cut" "E2	stream_cut" "$OUT"
+expect_match "timing is kept" "SLOW	[0-9]+	true" "$OUT"
+
+# a request the cassette does not hold
+printf 'print(require("gemini").ask("not recorded"))\n' > "$TMP/other.lua"
+run "$GLRUN" --replay "$TMP/cas" "$TMP/other.lua"
+expect_match "an unrecorded request is a clear replay error" "replay: the cassette .* holds no http exchange for POST /v1beta/models/gemini-2.5-flash:generateContent with this body" "$OUT"
+run "$GLRUN" --replay "$TMP/nonexistent" "$TMP/other.lua"
+expect_eq "--replay of a missing folder is a usage error" 2 "$RC"
+mkdir -p "$TMP/empty"
+run "$GLRUN" --replay "$TMP/empty" "$TMP/other.lua"
+expect_eq "--replay of an empty folder fails" 1 "$RC"
+expect_match "and says so" "no cassette files" "$ERR"
+run "$GLRUN" --record "$TMP/x" --replay "$TMP/cas" "$TMP/other.lua"
+expect_eq "--record with --replay is a usage error" 2 "$RC"
+finish
