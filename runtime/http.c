@@ -1067,6 +1067,13 @@ static const luaL_Reg req_methods[] = {
     {"stats", l_stats}, {NULL, NULL},
 };
 
+/* http.curl_version() — asked for on demand: building the string costs
+ * milliseconds at start-up */
+static int l_curl_version(lua_State *L) {
+    lua_pushstring(L, curl_version());
+    return 1;
+}
+
 int luaopen_glrun_http(lua_State *L) {
     luaL_newlib(L, req_methods); /* methods table, upvalue for constructors */
     if (luaL_newmetatable(L, REQ_MT)) {
@@ -1089,7 +1096,7 @@ int luaopen_glrun_http(lua_State *L) {
         lua_pushcclosure(L, fns[i], 1);
         lua_setfield(L, -2, names[i]);
     }
-    lua_pushstring(L, curl_version());
+    lua_pushcfunction(L, l_curl_version);
     lua_setfield(L, -2, "curl_version");
     return 1;
 }
