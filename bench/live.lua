@@ -1,66 +1,66 @@
--- bench/live.lua — Live API figures over loopback against glmock:
---   glrun --mock bench/live.lua [ROUNDS] [SESSIONS]
--- 1. round trips of one Live session: a text turn sent, its turnComplete
---    received (several messages per turn), ROUNDS times;
--- 2. raw WebSocket round trips of one connection (glmock's /glmock/echo),
---    the transport's floor;
--- 3. the memory (RSS) of SESSIONS concurrent idle Live sessions (setup
---    done), in one process.
+-- bench/live.lua — Live figures on one session, over loopback against glmock.
+--   glrun bench/live.lua turns ROUNDS   gemini.live text turns on gemini-live-text-test:
+--                                       a turn sent, events read up to its turn_complete
+--   glrun bench/live.lua echo ROUNDS    raw glrun.ws round trips on /glmock/echo
+--   glrun bench/live.lua flood COUNT SIZE   raw glrun.ws: COUNT server messages of SIZE
+--                                       bytes received as fast as they come (!flood)
+-- Prints: seconds=S rounds=R msgs=M p50_us=.. p99_us=..  (latencies per round trip)
 local live = require "gemini.live"
 local ws = require "glrun.ws"
 
-local ROUNDS = tonumber(arg and arg[1] or "") or 2000
-local SESSIONS = tonumber(arg and arg[2] or "") or 1000
+local mode, n, size = arg[1], tonumber(arg[2] or "1000"), tonumber(arg[3] or "64")
+local lat = {}
 
-local function rss_kib()
-  local f = assert(io.open("/proc/self/status"))
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match("VmRSS:%s*(%d+)"))
+local function report(dt, rounds, msgs)
+  table.sort(lat)
+  local function pct(p) return #lat > 0 and lat[math.max(1, math.ceil(#lat * p))] * 1e6 or 0 end
+  print(("seconds=%.6f rounds=%d msgs=%d p50_us=%.1f p99_us=%.1f"):format(dt, rounds, msgs, pct(0.5), pct(0.99)))
 end
 
--- 1
-local s = assert(live.connect{ model = "gemini-live-text-test" })
-for _ = 1, 20 do assert(s:send_text("warm up")); assert(s:receive_turn(10)) end
-local t0 = gl.now()
-for i = 1, ROUNDS do
-  assert(s:send_text("ping " .. i))
-  assert(s:receive_turn(10))
+if mode == "turns" then
+  local s = assert(live.connect{ model = "gemini-live-text-test" })
+  for _ = 1, 20 do assert(s:send_text("warm up")); assert(s:receive_turn(10)) end
+  local msgs = 0
+  local t0 = gl.now()
+  for i = 1, n do
+    local a = gl.now()
+    assert(s:send_text("ping number " .. i))
+    for ev in s:events{ timeout = 10 } do msgs = msgs + 1 end
+    lat[i] = gl.now() - a
+  end
+  local dt = gl.now() - t0
+  s:close()
+  report(dt, n, msgs)
+elseif mode == "echo" then
+  local base = assert(os.getenv("GLMOCK_URL") or os.getenv("GOOGLE_GEMINI_BASE_URL")):gsub("^http", "ws")
+  local c = assert(ws.connect{ url = base .. "/glmock/echo" })
+  for _ = 1, 100 do assert(c:send("x")); assert(c:recv(5)) end
+  local msg = '{"realtimeInput":{"text":"hi"}}'
+  local t0 = gl.now()
+  for i = 1, n do
+    local a = gl.now()
+    assert(c:send(msg))
+    assert(c:recv(5))
+    lat[i] = gl.now() - a
+  end
+  local dt = gl.now() - t0
+  c:close()
+  report(dt, n, n)
+elseif mode == "flood" then
+  local base = assert(os.getenv("GLMOCK_URL") or os.getenv("GOOGLE_GEMINI_BASE_URL")):gsub("^http", "ws")
+  local c = assert(ws.connect{ url = base .. "/glmock/echo" })
+  assert(c:send("x")); assert(c:recv(5))
+  local t0 = gl.now()
+  assert(c:send(("!flood %d %d"):format(n, size)))
+  local got = 0
+  while got < n do
+    local m = assert(c:recv(10))
+    assert(#m == size)
+    got = got + 1
+  end
+  local dt = gl.now() - t0
+  c:close()
+  report(dt, 1, got)
+else
+  error("usage: glrun bench/live.lua turns|echo|flood N [SIZE]")
 end
-local dt = gl.now() - t0
-s:close()
-print(("live turn round trips (1 session): %d in %.2f s = %.0f turns/s (%.0f us each)")
-  :format(ROUNDS, dt, ROUNDS / dt, dt / ROUNDS * 1e6))
-
--- 2
-local base = assert(os.getenv("GLMOCK_URL")):gsub("^http", "ws")
-local c = assert(ws.connect{ url = base .. "/glmock/echo" })
-for _ = 1, 100 do c:send("x"); c:recv(5) end
-t0 = gl.now()
-for _ = 1, ROUNDS * 5 do
-  assert(c:send('{"realtimeInput":{"text":"hi"}}'))
-  assert(c:recv(5))
-end
-dt = gl.now() - t0
-c:close()
-print(("ws message round trips (1 connection): %d in %.2f s = %.0f msgs/s (%.0f us each)")
-  :format(ROUNDS * 5, dt, ROUNDS * 5 / dt, dt / (ROUNDS * 5) * 1e6))
-
--- 3
-collectgarbage()
-local r0 = rss_kib()
-local sessions, tasks = {}, {}
-t0 = gl.now()
-for i = 1, SESSIONS do
-  tasks[i] = gl.spawn(function()
-    sessions[i] = assert(live.connect{ model = "gemini-live-text-test" })
-    return true
-  end)
-end
-for i = 1, SESSIONS do assert(tasks[i]:join()) end
-dt = gl.now() - t0
-collectgarbage()
-local r1 = rss_kib()
-print(("%d concurrent idle Live sessions: opened in %.2f s; RSS %d KiB -> %d KiB = %.1f KiB per session")
-  :format(SESSIONS, dt, r0, r1, (r1 - r0) / SESSIONS))
-for i = 1, SESSIONS do sessions[i]:close() end

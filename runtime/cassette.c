@@ -29,6 +29,7 @@ static int replaying;
 
 struct gl_rec {
     uint64_t t0;
+    gl_buf extra;  /* ,"key":"value" ... */
     char kind[16];
     gl_buf head;   /* "request":{...} */
     gl_buf resp;   /* "response":{...} */
@@ -133,6 +134,14 @@ void gl_rec_event(gl_rec *r, const char *dir, const char *type, const char *p, s
     gl_buf_adds(&r->events, "}");
 }
 
+void gl_rec_field(gl_rec *r, const char *key, const char *value) {
+    if (!r) return;
+    gl_buf_adds(&r->extra, ",");
+    gl_buf_json_str(&r->extra, key, strlen(key));
+    gl_buf_adds(&r->extra, ":");
+    gl_buf_json_str(&r->extra, value, strlen(value));
+}
+
 void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const char *reason) {
     if (!r) return;
     gl_buf b = {0};
@@ -161,6 +170,7 @@ void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const 
         gl_buf_adds(&b, ",\"error\":");
         gl_buf_json_str(&b, error, strlen(error));
     }
+    if (r->extra.len) gl_buf_add(&b, r->extra.p, r->extra.len);
     gl_buf_adds(&b, "}\n");
     size_t n;
     char *red = gl_redact(b.p, b.len, &n);
@@ -178,6 +188,7 @@ void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const 
     gl_buf_free(&r->head);
     gl_buf_free(&r->resp);
     gl_buf_free(&r->events);
+    gl_buf_free(&r->extra);
     free(r);
 }
 

@@ -18,6 +18,8 @@ void gl_rec_response(gl_rec *r, long status, const char *headers, size_t len);
 void gl_rec_event(gl_rec *r, const char *dir, const char *type, const char *p, size_t len);
 void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const char *reason);
 void gl_rec_abandon(gl_rec *r);
+/* An extra string field of the exchange (e.g. "error_kind"). */
+void gl_rec_field(gl_rec *r, const char *key, const char *value);
 
 /* Replay: push the recorded exchange table (see lua/glrun/cassette.lua)
  * and return 1, or push a message saying why nothing matches and return 0. */

@@ -102,7 +102,9 @@ static int has_prefix_ci(const char *s, size_t len, const char *pre) {
 static const char *const carriers[] = {
     "key=", "access_token=", "assertion=", "x-goog-api-key: ", "x-goog-api-key:",
     "authorization: bearer ", "authorization: token ", "authorization: ",
-    "\"access_token\":\"", "\"access_token\": \"", NULL,
+    "\"access_token\":\"", "\"access_token\": \"",
+    /* the same inside a JSON string (trace records of response bodies) */
+    "\\\"access_token\\\":\\\"", "\\\"access_token\\\": \\\"", NULL,
 };
 
 char *gl_redact(const char *s, size_t len, size_t *outlen) {
@@ -129,7 +131,7 @@ char *gl_redact(const char *s, size_t len, size_t *outlen) {
                 size_t n = strlen(carriers[c]);
                 size_t j = i + n;
                 while (j < len && s[j] != '&' && s[j] != '\r' && s[j] != '\n' && s[j] != '"' &&
-                       s[j] != ' ' && s[j] != '\'' && s[j] != ',' && s[j] != '}')
+                       s[j] != ' ' && s[j] != '\'' && s[j] != ',' && s[j] != '}' && s[j] != '\\')
                     j++;
                 if (j == i + n || (j - (i + n) == 3 && memcmp(s + i + n, "***", 3) == 0)) break;
                 gl_buf_add(&b, s + run, i + n - run);
@@ -402,6 +404,19 @@ static int l_b64decode(lua_State *L) {
 }
 
 #include <unistd.h>
+#include <sys/stat.h>
+#include <errno.h>
+
+/* core.file_mode(path) -> permission bits (e.g. 0600 as 384) | nil, err.
+ * gemini.auth warns when a key file is readable by group or others. */
+static int l_file_mode(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (stat(path, &st) != 0) return gl_fail(L, "io", "%s: %s", path, strerror(errno));
+    lua_pushinteger(L, (lua_Integer)(st.st_mode & 07777));
+    return 1;
+}
+
 static int l_isatty(lua_State *L) {
     lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
     return 1;
@@ -409,6 +424,7 @@ static int l_isatty(lua_State *L) {
 
 static const luaL_Reg core_funcs[] = {
     {"isatty", l_isatty},
+    {"file_mode", l_file_mode},
     {"error", l_error},
     {"is_error", l_is_error},
     {"secret", l_secret},

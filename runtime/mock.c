@@ -46,7 +46,7 @@ static void exit_cb(uv_process_t *p, int64_t status, int sig) {
 static void timer_cb(uv_timer_t *t) { (void)t; timed_out = 1; }
 
 static int find_glmock(char *out, size_t len) {
-    char self[PATH_MAX];
+    char self[PATH_MAX - 16]; /* room for "/glmock" in out */
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
         self[n] = 0;

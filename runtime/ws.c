@@ -18,6 +18,7 @@
  * protocol; any non-timeout failure is sticky. Misuse raises.
  */
 #include "ws_conn.h"
+#include "cassette.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,11 @@ static void conn_close(ws_conn *c, int code, const char *reason, size_t rlen)
     }
     c->state = ST_CLOSED;
     c->local_code = code;
+    if (c->rec) { /* the script closed it */
+        gl_rec_field(c->rec, "closed_by", "client");
+        gl_rec_end(c->rec, 0, NULL, code, NULL);
+        c->rec = NULL;
+    }
     if (c->timers_open == 2) {
         uv_close((uv_handle_t *)&c->t_recv, timer_closed);
         uv_close((uv_handle_t *)&c->t_misc, timer_closed);
@@ -328,6 +334,7 @@ static int ws_connect(lua_State *L)
     uv_timer_init(gl_loop(L), &c->t_recv);
     uv_timer_init(gl_loop(L), &c->t_misc);
     c->t_recv.data = c->t_misc.data = c;
+    c->rec = gl_rec_begin("ws", "GET", url, NULL, NULL, 0);
     c->timers_open = 2;
 
     if (!ws_lws_context(c->loop, err, sizeof err)) {
@@ -415,6 +422,7 @@ static int ws_send(lua_State *L)
     m->binary = binary;
     if (gl_trace_on())
         ws_trace_frame(c, "ws_send", binary, m->data, len);
+    gl_rec_event(c->rec, "send", binary ? "binary" : "text", (const char *)m->data, len);
     if (c->out_tail) c->out_tail->next = m; else c->out_head = m;
     c->out_tail = m;
     c->out_count++;

@@ -77,6 +77,7 @@ typedef struct ws_conn {
     uint64_t last_rx, last_ping;
     uv_getaddrinfo_t dns;
     uv_loop_t *loop;
+    struct gl_rec *rec;    /* --record: this session */
 } ws_conn;
 
 /* ---- ws_lws.c ---------------------------------------------------------- */

@@ -7,6 +7,7 @@
  * of a ws_conn and calls gl_wake(); Lua runs later, from the scheduler.
  */
 #include "ws_conn.h"
+#include "cassette.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -62,6 +63,7 @@ void ws_conn_maybe_free(ws_conn *c)
     free(c->protocols);
     free(c->err_msg);
     free(c->close_reason);
+    gl_rec_abandon(c->rec);
     free(c);
 }
 
@@ -86,6 +88,11 @@ void ws_conn_fail(ws_conn *c, const char *kind, const char *fmt, ...)
     snprintf(c->err_kind, sizeof c->err_kind, "%s", kind);
     free(c->err_msg);
     c->err_msg = strdup(buf);
+    if (c->rec) { /* the session ends here: the cassette keeps how */
+        gl_rec_field(c->rec, "error_kind", kind);
+        gl_rec_end(c->rec, 0, buf, c->close_code, c->close_reason);
+        c->rec = NULL;
+    }
     gl_log(GL_LOG_DEBUG, "ws", "%s: %s", c->url_redacted, buf);
     if (gl_trace_on()) {
         gl_buf b = {0};
@@ -195,6 +202,7 @@ static void rx_message_done(ws_conn *c)
     c->frag_active = 0;
     if (gl_trace_on())
         ws_trace_frame(c, "ws_recv", m->binary, m->data, m->len);
+    gl_rec_event(c->rec, "recv", m->binary ? "binary" : "text", (const char *)m->data, m->len);
     if (c->in_tail) c->in_tail->next = m; else c->in_head = m;
     c->in_tail = m;
     c->in_count++;
@@ -315,6 +323,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         c->state = ST_OPEN;
         c->last_rx = uv_now(c->loop);
         if (gl_trace_on()) ws_trace_event(c, "ws_handshake", ",\"status\":101");
+        gl_rec_response(c->rec, 101, "", 0);
         gl_wake(&c->w_conn);
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
@@ -327,6 +336,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (c->state == ST_CONNECTING && status && status != 101) {
             char extra[64];
             c->err_status = (int)status;
+            gl_rec_response(c->rec, (long)status, "", 0);
             ws_conn_fail(c, "ws_handshake", "WebSocket handshake to %s failed: HTTP %u%s%s",
                       c->url_redacted, status, c->proxy[0] ? " (via proxy " : "",
                       ws_proxy_shown(c));

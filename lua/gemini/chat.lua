@@ -85,7 +85,7 @@ function M.new(opts)
   local c = config.get(opts.client)
   local p = M.policy(opts.policy)
   local chain = { live = {}, rest = {} }
-  local base_chain = opts.chain or p.chain
+  local base_chain = opts.chain or (c.backend == "vertex" and p.vertex_chain) or p.chain
   for tr, list in pairs(base_chain) do
     chain[tr] = {}
     for i, m in ipairs(list) do chain[tr][i] = m end

@@ -5,7 +5,13 @@
 -- GOOGLE_GEMINI_BASE_URL overrides the base URL (an http:// base URL on
 -- loopback is how tests point glrun at glmock); GOOGLE_GENAI_API_VERSION
 -- the API version. Explicit options beat the environment. `glrun --mock`
--- sets GLRUN_MOCK, which beats everything and uses no real key.
+-- sets GLRUN_MOCK, which beats the environment and uses no real key.
+--
+-- Vertex AI (backend "vertex") when GOOGLE_GENAI_USE_VERTEXAI (or its newer
+-- alias GOOGLE_GENAI_USE_ENTERPRISE, which wins) is true, or when only
+-- Vertex AI settings are present (a project or a credentials file, no API
+-- key). Every resolved config carries `why`: for each setting, what
+-- decided it (glrun --explain-config prints it).
 local core = require "glrun.core"
 local errors = require "gemini.errors"
 
@@ -36,38 +42,209 @@ local function strip_slash(u)
 end
 
 local NO_KEY = "no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or the Vertex AI "
-  .. "settings (GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION), "
-  .. "or run with --mock to use glmock, the offline Gemini"
+  .. "settings (GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION, "
+  .. "GOOGLE_APPLICATION_CREDENTIALS; see docs/vertex-ai.md), or run with --mock to use glmock, the offline Gemini"
+
+M.vertex_defaults = {
+  api_version = "v1beta1",                          -- the SDKs' Vertex default
+  live_model = "gemini-live-2.5-flash-native-audio", -- Vertex's GA Live model
+  location = "global",
+}
+
+-- Multi-region locations have their own host (PROTOCOL.md §5.1).
+local MULTI_REGION = { us = true, eu = true }
+
+--- The Vertex AI host for a location (no trailing slash).
+function M.vertex_host(location)
+  if not location or location == "global" then return "https://aiplatform.googleapis.com" end
+  if MULTI_REGION[location] then return "https://aiplatform." .. location .. ".rep.googleapis.com" end
+  return "https://" .. location .. "-aiplatform.googleapis.com"
+end
+
+--- The Vertex resource name of a model: "gemini-2.5-flash" ->
+--- "projects/P/locations/L/publishers/google/models/gemini-2.5-flash"
+--- (express mode: "publishers/google/models/..."). "models/x" and
+--- "publisher/model" forms are converted as the SDKs do; a full
+--- "projects/..." name passes.
+function M.vertex_model_path(c, model)
+  model = tostring(model)
+  local path
+  if model:match("^projects/") then return model
+  elseif model:match("^publishers/") then path = model
+  elseif model:match("^models/") then path = "publishers/google/" .. model
+  elseif model:find("/", 1, true) then
+    local pub, m = model:match("^([^/]+)/(.+)$")
+    path = "publishers/" .. pub .. "/models/" .. m
+  else path = "publishers/google/models/" .. model end
+  if c.project then
+    return "projects/" .. c.project .. "/locations/" .. (c.location or "global") .. "/" .. path
+  end
+  return path
+end
+
+-- The access-token source for Vertex AI (not express mode), first match:
+-- a ready token (option, GOOGLE_OAUTH_ACCESS_TOKEN, GLRUN_ACCESS_TOKEN),
+-- a command that prints one (GLRUN_ACCESS_TOKEN_COMMAND), a credentials
+-- file (option, GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC file).
+local function credentials(opts)
+  if opts.access_token then return { kind = "token", token = opts.access_token, source = "option access_token" } end
+  for _, n in ipairs{ "GOOGLE_OAUTH_ACCESS_TOKEN", "GLRUN_ACCESS_TOKEN" } do
+    local t = env(n)
+    if t then return { kind = "token", token = t, source = n } end
+  end
+  local cmd = opts.access_token_command or env("GLRUN_ACCESS_TOKEN_COMMAND")
+  if cmd then
+    return { kind = "command", command = cmd,
+             source = opts.access_token_command and "option access_token_command" or "GLRUN_ACCESS_TOKEN_COMMAND" }
+  end
+  local file, source = opts.credentials, "option credentials"
+  if not file then file, source = env("GOOGLE_APPLICATION_CREDENTIALS"), "GOOGLE_APPLICATION_CREDENTIALS" end
+  if not file then
+    local dir = env("CLOUDSDK_CONFIG") or (env("HOME") and env("HOME") .. "/.config/gcloud")
+    local adc = dir and dir .. "/application_default_credentials.json"
+    local f = adc and io.open(adc, "r")
+    if f then
+      f:close()
+      file, source = adc, "gcloud application-default credentials (" .. adc .. ")"
+    end
+  end
+  if not file then return nil end
+  local info, err = require("gemini.auth").load_file(file)
+  if not info then return nil, err end
+  return { kind = info.type, file = file, source = source, info = info }
+end
+
+local function vertex_resolve(c, opts, why, flag_why)
+  c.backend = "vertex"
+  why.backend = flag_why
+  c.api_version = opts.api_version or env("GOOGLE_GENAI_API_VERSION") or M.vertex_defaults.api_version
+  why.api_version = opts.api_version and "option api_version" or env("GOOGLE_GENAI_API_VERSION")
+    and "GOOGLE_GENAI_API_VERSION" or "default for Vertex AI"
+  if c.api_version == "beta" then c.api_version = "v1beta1" end
+  if not (opts.live_model or env("GLRUN_LIVE_MODEL")) then
+    c.live_model = M.vertex_defaults.live_model
+    why.live_model = "default for Vertex AI"
+  end
+  local gk, mk = env("GOOGLE_API_KEY"), env("GEMINI_API_KEY")
+  local env_key = gk or mk
+  local env_key_name = gk and "GOOGLE_API_KEY" or "GEMINI_API_KEY"
+  local env_project = env("GOOGLE_CLOUD_PROJECT") or env("GCLOUD_PROJECT")
+  local env_project_name = env("GOOGLE_CLOUD_PROJECT") and "GOOGLE_CLOUD_PROJECT" or "GCLOUD_PROJECT"
+  local env_location = env("GOOGLE_CLOUD_LOCATION")
+  -- Precedence (PROTOCOL.md §5.4, the Python SDK): explicit credentials or
+  -- project/location beat an env API key; an explicit API key beats env
+  -- project/location; env project/location beat an env API key.
+  if opts.api_key and (opts.project or opts.location) then
+    return nil, errors.config("Vertex AI: an API key (express mode) and a project/location are mutually "
+      .. "exclusive; pass one or the other")
+  end
+  local express
+  if opts.api_key then express = "option api_key"
+  elseif opts.project or opts.location or opts.credentials or opts.access_token then express = nil
+  elseif env_project or env_location then express = nil
+    if env_key then
+      core.log("info", "Vertex AI: " .. env_key_name .. " is ignored because a project/location is set", "config")
+    end
+  elseif env_key then express = env_key_name end
+  c.base_url = opts.base_url or env("GOOGLE_VERTEX_BASE_URL")
+  why.base_url = opts.base_url and "option base_url" or c.base_url and "GOOGLE_VERTEX_BASE_URL" or nil
+  if express then
+    c.api_key, c.express = opts.api_key or env_key, true
+    core.secret(c.api_key)
+    c.auth = { kind = "api_key", source = express }
+    why.credentials = express .. " (Vertex AI express mode: an API key, no project)"
+    if not c.base_url then c.base_url, why.base_url = M.vertex_host(nil), "express mode host" end
+    c.base_url = strip_slash(c.base_url)
+    return c
+  end
+  local cred, cerr = credentials(opts)
+  if cerr then return nil, cerr end
+  c.auth = cred
+  c.project = opts.project or env_project or (cred and cred.info and cred.info.project_id)
+  why.project = opts.project and "option project" or env_project and env_project_name
+    or c.project and ("project_id in " .. cred.file) or nil
+  c.location = opts.location or env_location
+  why.location = opts.location and "option location" or env_location and "GOOGLE_CLOUD_LOCATION" or nil
+  if not c.location then c.location, why.location = M.vertex_defaults.location, "default (no GOOGLE_CLOUD_LOCATION)" end
+  if not c.project then
+    return nil, errors.config("Vertex AI needs a project: set GOOGLE_CLOUD_PROJECT (Vertex AI was chosen by "
+      .. flag_why .. ")")
+  end
+  if not cred then
+    return nil, errors.config("Vertex AI needs credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account "
+      .. "JSON key file, or GLRUN_ACCESS_TOKEN / GLRUN_ACCESS_TOKEN_COMMAND (e.g. 'gcloud auth "
+      .. "print-access-token'); see docs/vertex-ai.md")
+  end
+  if cred.kind == "token" then core.secret(cred.token) end
+  why.credentials = cred.source
+  if not c.base_url then c.base_url, why.base_url = M.vertex_host(c.location), "host of location " .. c.location end
+  c.base_url = strip_slash(c.base_url)
+  return c
+end
 
 --- Resolve a configuration. `opts` may set api_key, base_url, api_version,
---- model, live_model, timeout, vertexai. Returns the config table, or
---- nil, err (kind "config") when it is incomplete.
+--- model, live_model, timeout, vertexai, and for Vertex AI project,
+--- location, credentials (a JSON key file), access_token,
+--- access_token_command. Returns the config table, or nil, err (kind
+--- "config", printed as one line) when it is incomplete.
 function M.resolve(opts)
   opts = opts or {}
+  local why = {}
   local c = {
     api_version = opts.api_version or env("GOOGLE_GENAI_API_VERSION") or M.defaults.api_version,
     model = opts.model or env("GLRUN_MODEL") or M.defaults.model,
     live_model = opts.live_model or env("GLRUN_LIVE_MODEL") or M.defaults.live_model,
     timeout = opts.timeout or tonumber(env("GLRUN_TIMEOUT") or "") or M.defaults.timeout,
     backend = "gemini",
+    why = why,
   }
+  why.model = opts.model and "option model" or env("GLRUN_MODEL") and "GLRUN_MODEL" or "default"
+  why.live_model = opts.live_model and "option live_model" or env("GLRUN_LIVE_MODEL") and "GLRUN_LIVE_MODEL" or "default"
+  why.api_version = opts.api_version and "option api_version" or env("GOOGLE_GENAI_API_VERSION")
+    and "GOOGLE_GENAI_API_VERSION" or "default"
   if c.api_version == "beta" then c.api_version = "v1beta" end
   local mock = env("GLRUN_MOCK")
-  if mock then
+  if mock and opts.vertexai == nil then
     c.base_url = strip_slash(opts.base_url or mock)
     c.api_key = opts.api_key or "mock-key"
     c.mock = true
     c.source = "--mock"
+    why.backend, why.base_url, why.credentials = "--mock (glmock, the offline Gemini)", "--mock", "--mock (no key)"
     return c
   end
-  local vertex = opts.vertexai
+  -- which backend
+  local vertex, flag_why = opts.vertexai, "option vertexai"
   if vertex == nil then
-    vertex = truthy(env("GOOGLE_GENAI_USE_ENTERPRISE") or env("GOOGLE_GENAI_USE_VERTEXAI"))
+    local ent, vx = env("GOOGLE_GENAI_USE_ENTERPRISE"), env("GOOGLE_GENAI_USE_VERTEXAI")
+    if ent and vx and truthy(ent) ~= truthy(vx) then
+      core.log("warn", "GOOGLE_GENAI_USE_ENTERPRISE and GOOGLE_GENAI_USE_VERTEXAI disagree; "
+        .. "using GOOGLE_GENAI_USE_ENTERPRISE", "config")
+    end
+    if ent then vertex, flag_why = truthy(ent), "GOOGLE_GENAI_USE_ENTERPRISE=" .. ent
+    elseif vx then vertex, flag_why = truthy(vx), "GOOGLE_GENAI_USE_VERTEXAI=" .. vx end
+    if vertex == nil and not (opts.api_key or env("GOOGLE_API_KEY") or env("GEMINI_API_KEY")) then
+      -- only Vertex AI settings are present
+      local only = env("GOOGLE_CLOUD_PROJECT") and "GOOGLE_CLOUD_PROJECT"
+        or env("GOOGLE_APPLICATION_CREDENTIALS") and "GOOGLE_APPLICATION_CREDENTIALS"
+        or opts.project and "option project"
+      if only then vertex, flag_why = true, "no API key, and " .. only .. " is set (only Vertex AI settings)" end
+    end
   end
   if vertex then
-    return nil, errors.config("Vertex AI was asked for (GOOGLE_GENAI_USE_VERTEXAI), but this glrun "
-      .. "build does not support Vertex AI yet; unset it to use an API key, or run with --mock")
+    local vc, verr = vertex_resolve(c, opts, why, flag_why)
+    if not vc then return nil, verr end
+    if env("GLRUN_INSECURE_TLS") then
+      for u in env("GLRUN_INSECURE_TLS"):gmatch("[^,%s]+") do
+        if strip_slash(u) == c.base_url then c.insecure = true end
+      end
+    end
+    return c
   end
+  if opts.project or opts.location then
+    return nil, errors.config("project/location are Vertex AI settings: the Gemini API does not support them "
+      .. "(pass vertexai = true, or drop them)")
+  end
+  why.backend = vertex == false and (flag_why .. " (Gemini API)") or "an API key is set (Gemini API)"
   local gk, mk = env("GOOGLE_API_KEY"), env("GEMINI_API_KEY")
   if gk and mk and gk ~= mk and not opts.api_key then
     core.log("warn", "Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY.", "config")
@@ -78,8 +255,11 @@ function M.resolve(opts)
     c.api_key, c.source = "replay-key", "--replay"
   end
   if not c.api_key then return nil, errors.config(NO_KEY) end
+  why.credentials = c.source
   core.secret(c.api_key)
   c.base_url = strip_slash(opts.base_url or env("GOOGLE_GEMINI_BASE_URL") or M.defaults.base_url)
+  why.base_url = opts.base_url and "option base_url" or env("GOOGLE_GEMINI_BASE_URL") and "GOOGLE_GEMINI_BASE_URL"
+    or "default"
   -- TLS verification stays on unless the user names this base URL in
   -- GLRUN_INSECURE_TLS (comma-separated base URLs).
   for u in (env("GLRUN_INSECURE_TLS") or ""):gmatch("[^,%s]+") do

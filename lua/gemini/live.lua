@@ -67,10 +67,17 @@ function M.url(c, opts)
     version, method = "v1alpha", "BidiGenerateContentConstrained"
   end
   version = opts.api_version or version
+  if c.backend == "vertex" then
+    -- Vertex AI: its own service, and a slash before the method (§5.2)
+    return base .. "/ws/google.cloud.aiplatform." .. version .. ".LlmBidiService/BidiGenerateContent"
+  end
   return base .. "/ws/google.ai.generativelanguage." .. version .. ".GenerativeService." .. method
 end
 
+-- Returns the upgrade's auth headers, or nil, err (a Vertex AI token
+-- refresh failed).
 local function auth_headers(c)
+  if c.backend == "vertex" then return require("gemini.auth").headers(c) end
   local key = c.api_key or ""
   if key:match("^auth_tokens/") then return { Authorization = "Token " .. key } end
   return { ["x-goog-api-key"] = key }
@@ -415,7 +422,9 @@ local function open(s, handle)
   end
   local ctx = { url = s.url, model = s.model, api_version = s.api_version, resumed = handle ~= nil,
                 setup = setup, mock = s.mock, timeout = s.policy.setup_timeout }
-  local wopts = { url = s.url, headers = auth_headers(s.client), timeout = s.policy.connect_timeout,
+  local hdrs, herr = auth_headers(s.client)
+  if not hdrs then return nil, herr end
+  local wopts = { url = s.url, headers = hdrs, timeout = s.policy.connect_timeout,
                   insecure = s.client.insecure, max_message = s.max_message or 64 * 1024 * 1024,
                   queue = s.queue, ping = s.ping, idle_timeout = s.idle_timeout }
   for k, v in pairs(s.ws_opts or {}) do wopts[k] = v end
@@ -473,6 +482,7 @@ function M.connect(opts)
   if opts.setup_timeout then pol.setup_timeout = opts.setup_timeout end
   if opts.timeout then pol.connect_timeout = opts.timeout end
   local setup, text_via = M.build_setup(model, opts)
+  if c.backend == "vertex" then setup.model = config.vertex_model_path(c, models.id(model)) end
   local api_version = opts.api_version or c.api_version
   local s = setmetatable({
     client = c, model = models.id(model), setup = setup, text_via = text_via,

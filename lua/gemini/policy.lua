@@ -30,6 +30,13 @@ P.chain = {
   rest = { "gemini-2.5-flash", "gemini-2.5-flash-lite" },
 }
 
+--- The chain on Vertex AI (its Live models have their own ids, §4.1);
+--- used instead of `chain` when the backend is Vertex AI.
+P.vertex_chain = {
+  live = { "gemini-live-2.5-flash-native-audio" },
+  rest = { "gemini-2.5-flash", "gemini-2.5-flash-lite" },
+}
+
 P.turn_deadline = 90        -- seconds for one turn, retries and fallbacks included
 P.max_attempts = 8          -- attempts per turn, all transports together
 P.max_retries_per_model = 3 -- retries of one transport+model before moving on

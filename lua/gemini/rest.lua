@@ -7,6 +7,7 @@ local http = require "glrun.http"
 local json = require "glrun.json"
 local config = require "gemini.config"
 local errors = require "gemini.errors"
+local auth = require "gemini.auth"
 
 local M = {}
 
@@ -17,15 +18,37 @@ function M.model_path(model)
 end
 
 --- The URL of a model method, e.g. url(c, "gemini-2.5-flash",
---- "streamGenerateContent", "alt=sse").
+--- "streamGenerateContent", "alt=sse"). On Vertex AI (c.backend "vertex")
+--- the model is the publisher-model resource under the project and
+--- location (PROTOCOL.md §5.1).
 function M.url(c, model, method, query)
-  local u = c.base_url .. "/" .. c.api_version .. "/" .. M.model_path(model) .. ":" .. method
+  local path = c.backend == "vertex" and config.vertex_model_path(c, model) or M.model_path(model)
+  local u = c.base_url .. "/" .. c.api_version .. "/" .. path .. ":" .. method
   if query then u = u .. "?" .. query end
   return u
 end
 
+-- Request headers: the API key, or Vertex AI's bearer token (which may
+-- mean waiting for a token refresh). Returns headers, token | nil, err.
 local function headers(c)
-  return { ["Content-Type"] = "application/json", ["x-goog-api-key"] = c.api_key }
+  local h, tok = auth.headers(c)
+  if not h then return nil, tok end
+  h["Content-Type"] = "application/json"
+  return h, tok
+end
+
+-- Run send(headers) once more with a fresh token when Vertex AI answers
+-- 401 (the token expired or was revoked early).
+local function with_auth(c, send)
+  local h, tok = headers(c)
+  if not h then return nil, tok end
+  local a, b, d, e = send(h)
+  if a == nil and type(b) == "table" and b.status == 401 and tok and auth.invalidate(c, tok) then
+    h, tok = headers(c)
+    if not h then return nil, tok end
+    return send(h)
+  end
+  return a, b, d, e
 end
 
 --- The text of a GenerateContentResponse (first candidate, no thoughts).
@@ -61,8 +84,11 @@ function M.generate(req, opts)
   opts = opts or {}
   local c = config.get(opts.client)
   local url = M.url(c, opts.model or c.model, "generateContent")
-  local res, err = http.request{ url = url, method = "POST", headers = headers(c), body = encode(req),
-                                 timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  local body = encode(req)
+  local res, err = with_auth(c, function(h)
+    return http.request{ url = url, method = "POST", headers = h, body = body,
+                         timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  end)
   if not res then return nil, err end
   local obj, derr = decode(res, url)
   if not obj then return nil, derr end
@@ -79,8 +105,11 @@ function M.stream(req, opts)
   opts = opts or {}
   local c = config.get(opts.client)
   local url = M.url(c, opts.model or c.model, "streamGenerateContent", "alt=sse")
-  local it, st, _, closer = http.sse{ url = url, method = "POST", headers = headers(c), body = encode(req),
-                                      timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  local body = encode(req)
+  local it, st, _, closer = with_auth(c, function(h)
+    return http.sse{ url = url, method = "POST", headers = h, body = body,
+                     timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  end)
   if not it then return nil, st end
   local function next_chunk()
     local ev = it()
@@ -106,8 +135,11 @@ function M.count_tokens(req, opts)
   opts = opts or {}
   local c = config.get(opts.client)
   local url = M.url(c, opts.model or c.model, "countTokens")
-  local res, err = http.request{ url = url, method = "POST", headers = headers(c), body = encode(req),
-                                 timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  local body = encode(req)
+  local res, err = with_auth(c, function(h)
+    return http.request{ url = url, method = "POST", headers = h, body = body,
+                         timeout = opts.timeout or c.timeout, insecure = c.insecure }
+  end)
   if not res then return nil, err end
   local obj, derr = decode(res, url)
   if not obj then return nil, derr end
@@ -125,8 +157,9 @@ function M.list_models(opts)
     if token then q = q .. "&pageToken=" .. token:gsub("[^%w%-_.~]", function(ch)
       return string.format("%%%02X", ch:byte()) end) end
     local url = c.base_url .. "/" .. c.api_version .. "/models?" .. q
-    local res, err = http.request{ url = url, headers = { ["x-goog-api-key"] = c.api_key },
-                                   timeout = opts.timeout or c.timeout, insecure = c.insecure }
+    local res, err = with_auth(c, function(h)
+      return http.request{ url = url, headers = h, timeout = opts.timeout or c.timeout, insecure = c.insecure }
+    end)
     if not res then return nil, err end
     local page, derr = decode(res, url)
     if not page then return nil, derr end

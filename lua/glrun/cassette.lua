@@ -96,4 +96,37 @@ function M.match(kind, method, url, body)
   return nil, msg
 end
 
+--- WebSocket sessions are matched in two steps, because what tells them
+--- apart (the Live setup) is the first message, sent after connecting.
+--- peek_ws: the first unused session for this URL (not taken).
+function M.peek_ws(url)
+  local key = "GET " .. path_of(url)
+  for _, ex in ipairs(load()) do
+    if not ex.used and ex.kind == "ws" and ex.key == key then return ex end
+  end
+  return nil, ("the cassette %s holds no WebSocket session for %s"):format(dir, key)
+end
+
+--- take_ws: the first unused session for this URL whose first client
+--- message equals `first` (as JSON, or byte for byte); any session when
+--- `first` is nil (the script reads before it writes).
+function M.take_ws(url, first)
+  local key = "GET " .. path_of(url)
+  for _, ex in ipairs(load()) do
+    if not ex.used and ex.kind == "ws" and ex.key == key then
+      local sent
+      for _, ev in ipairs(ex.events or {}) do if ev.dir == "send" then sent = ev.bytes; break end end
+      if first == nil or (sent ~= nil and same_body(sent, core.redact(first))) then
+        ex.used = true
+        return ex
+      end
+    end
+  end
+  return nil, ("the cassette %s holds no WebSocket session for %s that starts with the message %s")
+    :format(dir, key, first and first:sub(1, 120) or "(none)")
+end
+
+--- mark an exchange as served
+function M.use(ex) ex.used = true end
+
 return M

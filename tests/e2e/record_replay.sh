@@ -35,6 +35,38 @@ expect_match "errors are replayed with their fields" "E1	429	1.5	RESOURCE_EXHAUS
 expect_match "a cut stream is replayed as a cut" "E2	stream_cut" "$OUT"
 expect_match "timing is kept" "SLOW	[0-9]+	true" "$OUT"
 
+# Live sessions (WebSocket frames both ways) and a chat that falls back
+cat > "$TMP/live.lua" <<'L'
+local gemini = require "gemini"
+local live = require "gemini.live"
+local s = assert(live.connect{ model = "gemini-live-text-test" })
+s:send_text("hello live world")
+for ev in s:events() do if ev.text then io.write(ev.text) end end print()
+s:send_text("second turn")
+for ev in s:events() do if ev.text then io.write(ev.text) end end print()
+s:close()
+local _, e = live.connect{ model = "gemini-2.5-flash-live" }
+print("E", e.kind, e.close_code)
+local chat = gemini.chat{ quiet = true }
+local t1 = chat:send("chat over live")
+print(t1, chat.last_turn and chat.last_turn.transport)
+local c2 = gemini.chat{ quiet = true, live_model = "gemini-2.5-flash-live" }
+local t2 = c2:send("falls back")
+print(t2, c2.last_turn and c2.last_turn.transport)
+L
+start_glmock
+run env GEMINI_API_KEY="$SECRET" GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" --record "$TMP/lcas" "$TMP/live.lua"
+LREC="$OUT"
+expect_match "recorded Live turns" "echo: hello live world" "$OUT"
+expect_match "recorded the fallback" "echo: falls back	rest" "$OUT"
+expect_match "WebSocket sessions are cassettes too" "ws.json" "$(ls "$TMP/lcas")"
+expect_no_match "no secret in the Live cassettes" "$SECRET" "$(cat "$TMP"/lcas/*)"
+kill "$GLMOCK_PID"; wait "$GLMOCK_PID" 2>/dev/null; GLMOCK_PID=
+run "$GLRUN" --replay "$TMP/lcas" "$TMP/live.lua"
+expect_eq "Live replay exits 0" 0 "$RC"
+expect_eq "Live replay gives the same output" "$LREC" "$OUT"
+expect_match "the 1008 close is replayed" "E	ws_closed	1008" "$OUT"
+
 # a request the cassette does not hold
 printf 'print(require("gemini").ask("not recorded"))\n' > "$TMP/other.lua"
 run "$GLRUN" --replay "$TMP/cas" "$TMP/other.lua"

@@ -398,6 +398,10 @@ int scen_load_file(const char *file, char *err, size_t en)
 {
     json_error_t jerr;
     json_t *doc = json_load_file(file, 0, &jerr);
+    if (!doc && jerr.line < 0) {
+        snprintf(err, en, "%s: %s", file, jerr.text);
+        return -1;
+    }
     if (!doc) {
         snprintf(err, en, "%s: invalid JSON: %s (line %d, column %d)", file, jerr.text, jerr.line, jerr.column);
         return -1;

@@ -39,6 +39,9 @@ static char *pretty_nonl(json_t *j)
 void stream_run(conn_t *c, req_t *r, stream_plan_t *sp)
 {
     const char *ctype = sp->sse ? "text/event-stream" : "application/json; charset=UTF-8";
+    /* The connection is closed after a mid-stream error: say so up front, so
+     * that a client does not race to reuse it for its next request. */
+    if (sp->midstream_error) r->keep_alive = false;
     http_begin_chunked(c, r, 200, ctype, NULL);
     for (size_t i = 0; i <= sp->nevents; i++) {
         unsigned delay = i ? sp->delay_ms : 0;

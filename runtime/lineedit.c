@@ -1,0 +1,396 @@
+/*
+ * lineedit.c — glrun.readline: read lines from standard input without
+ * stopping the event loop.
+ *
+ * On a terminal, libedit's readline-compatible callback interface does the
+ * editing (cursor keys, history, ^R, ~/.editrc) while a uv_poll_t on stdin
+ * feeds it one character at a time, so timers, other tasks and a "waiting"
+ * indicator keep running while the user types. The line handler libedit
+ * calls only stores the line; the poll callback then wakes the reading task
+ * (never Lua from inside libedit). When stdin is not a terminal (a pipe, a
+ * file, tests) lines are read plainly, without libedit and without a prompt.
+ *
+ * libedit's readline API keeps its state in globals and stdin is one, so
+ * this module has one state too; it is created on first use and released
+ * (terminal restored) when the Lua state closes.
+ *
+ * Ctrl-C while editing: the scheduler's SIGINT handling raises
+ * "interrupted" in the reading task (with gl.trap_interrupts(true) the run
+ * goes on); the next read() starts on a fresh line with a new prompt.
+ */
+#include "gl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+#include <editline/readline.h>
+
+#define STATE_MT "glrun.readline"
+#define HISTORY_MAX 1000
+
+typedef struct rl_state {
+    int tty;            /* stdin is a terminal: edit with libedit */
+    int inited;         /* libedit initialised */
+    int editing;        /* a libedit line handler is installed */
+    int abandoned;      /* the task that was reading went away (Ctrl-C) */
+    int have_line;      /* line (or eof) ready for the next read() */
+    int eof;
+    char *line;         /* the finished line (malloc'd) */
+    int last_char;      /* the last character libedit read (for ^D) */
+    uv_poll_t *poll;    /* stdin watcher; NULL when stdin cannot be polled */
+    int poll_failed;
+    int polling;
+    uv_signal_t *winch; /* terminal resized while editing */
+    gl_waiter waiter;
+    gl_buf in;          /* plain mode: bytes read, not yet returned */
+    int closed;
+} rl_state;
+
+static rl_state *the_state; /* libedit's callbacks carry no user pointer */
+static char STATE_KEY;
+
+/* ---- libedit glue (runs inside libedit: no Lua here) ------------------ */
+
+static int getc_hook(FILE *f) {
+    unsigned char c;
+    ssize_t n;
+    do n = read(fileno(f), &c, 1);
+    while (n < 0 && errno == EINTR);
+    int ch = n == 1 ? c : EOF;
+    if (the_state) the_state->last_char = ch;
+    return ch;
+}
+
+static void on_line(char *line) {
+    rl_state *s = the_state;
+    if (!s) { free(line); return; }
+    free(s->line);
+    s->line = line; /* NULL: end of input */
+    s->eof = line == NULL;
+    s->have_line = 1;
+}
+
+/* ---- watching stdin -------------------------------------------------- */
+
+static void poll_free(uv_handle_t *h) { free(h); }
+static void winch_free(uv_handle_t *h) { free(h); }
+
+static void poll_stop(rl_state *s) {
+    if (s->poll && s->polling) uv_poll_stop(s->poll);
+    s->polling = 0;
+}
+
+static void editing_stop(rl_state *s) {
+    if (!s->editing) return;
+    rl_callback_handler_remove(); /* back to cooked mode */
+    s->editing = 0;
+    if (s->winch) uv_signal_stop(s->winch);
+}
+
+static int at_veof(int c) {
+    struct termios t;
+    int veof = 4; /* ^D */
+    if (tcgetattr(0, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE) veof = t.c_cc[VEOF];
+    return c == veof;
+}
+
+static void plain_fill(rl_state *s) {
+    char buf[4096];
+    ssize_t n;
+    do n = read(0, buf, sizeof buf);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) gl_buf_add(&s->in, buf, (size_t)n);
+    else if (n == 0 || errno != EAGAIN) s->eof = 1;
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events) {
+    rl_state *s = p->data;
+    (void)events;
+    if (status < 0) {
+        s->eof = 1;
+        if (s->tty) { s->have_line = 1; editing_stop(s); }
+        poll_stop(s);
+        gl_wake(&s->waiter);
+        return;
+    }
+    if (s->tty) {
+        if (!s->editing) { poll_stop(s); return; }
+        rl_callback_read_char();
+        /* libedit does not report ^D on an empty line in callback mode */
+        if (!s->have_line && rl_end == 0 && (s->last_char == EOF || at_veof(s->last_char))) on_line(NULL);
+        if (!s->have_line) return;
+        editing_stop(s);
+        if (s->eof) fputs("\n", rl_outstream);
+        fflush(rl_outstream);
+    } else {
+        plain_fill(s);
+        if (!s->eof && !memchr(s->in.p, '\n', s->in.len)) return;
+    }
+    poll_stop(s);
+    gl_wake(&s->waiter);
+}
+
+static void winch_cb(uv_signal_t *h, int sig) {
+    (void)h; (void)sig;
+    if (the_state && the_state->editing) rl_resize_terminal();
+}
+
+static int poll_start(lua_State *L, rl_state *s) {
+    if (s->poll_failed) return -1;
+    if (!s->poll) {
+        s->poll = malloc(sizeof *s->poll);
+        if (!s->poll) return luaL_error(L, "out of memory");
+        if (uv_poll_init(gl_loop(L), s->poll, 0) != 0) {
+            /* a regular file or /dev/null: reads never block, no need to poll */
+            free(s->poll);
+            s->poll = NULL;
+            s->poll_failed = 1;
+            return -1;
+        }
+        s->poll->data = s;
+    }
+    if (!s->polling) uv_poll_start(s->poll, UV_READABLE, poll_cb);
+    s->polling = 1;
+    return 0;
+}
+
+static void ensure_inited(lua_State *L, rl_state *s) {
+    if (s->inited) return;
+    rl_readline_name = "glrun";
+    rl_catch_signals = 0;     /* SIGINT belongs to the scheduler */
+    rl_catch_sigwinch = 0;    /* watched on the loop instead */
+    rl_instream = stdin;
+    rl_outstream = isatty(1) ? stdout : stderr; /* never the prompt into a redirected stdout */
+    rl_getc_function = getc_hook;
+    rl_initialize();
+    stifle_history(HISTORY_MAX);
+    s->winch = malloc(sizeof *s->winch);
+    if (s->winch && uv_signal_init(gl_loop(L), s->winch) == 0) {
+        uv_unref((uv_handle_t *)s->winch);
+    } else {
+        free(s->winch);
+        s->winch = NULL;
+    }
+    s->inited = 1;
+}
+
+/* ---- the state userdata ---------------------------------------------- */
+
+static void state_close(rl_state *s) {
+    if (s->closed) return;
+    s->closed = 1;
+    if (s->editing) {
+        editing_stop(s);
+        fputs("\n", rl_outstream);
+        fflush(rl_outstream);
+    }
+    gl_waiter_cancel(&s->waiter);
+    if (s->poll) {
+        poll_stop(s);
+        uv_close((uv_handle_t *)s->poll, poll_free);
+        s->poll = NULL;
+    }
+    if (s->winch) {
+        uv_close((uv_handle_t *)s->winch, winch_free);
+        s->winch = NULL;
+    }
+    free(s->line);
+    s->line = NULL;
+    gl_buf_free(&s->in);
+    if (the_state == s) the_state = NULL;
+}
+
+static int state_gc(lua_State *L) {
+    state_close(luaL_checkudata(L, 1, STATE_MT));
+    return 0;
+}
+
+static rl_state *get_state(lua_State *L) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    rl_state *s = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (s) return s;
+    s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    if (luaL_newmetatable(L, STATE_MT)) {
+        lua_pushcfunction(L, state_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    s->tty = isatty(0) && getenv("GLRUN_PLAIN_INPUT") == NULL;
+    the_state = s;
+    return s;
+}
+
+/* ---- read ------------------------------------------------------------ */
+
+/* Push the next line if one is ready (1), nil at the end of input (1), or
+ * nothing (0) when the task has to wait. */
+static int take_line(lua_State *L, rl_state *s) {
+    if (s->tty) {
+        if (!s->have_line) return 0;
+        s->have_line = 0;
+        if (!s->line) { s->eof = 1; lua_pushnil(L); return 1; }
+        lua_pushstring(L, s->line);
+        free(s->line);
+        s->line = NULL;
+        return 1;
+    }
+    char *nl = s->in.len ? memchr(s->in.p, '\n', s->in.len) : NULL;
+    if (!nl && !s->eof) return 0;
+    size_t n = nl ? (size_t)(nl - s->in.p) : s->in.len;
+    if (!nl && n == 0) { lua_pushnil(L); return 1; }
+    size_t len = n;
+    if (len && s->in.p[len - 1] == '\r') len--;
+    lua_pushlstring(L, s->in.p, len);
+    size_t used = nl ? n + 1 : n;
+    memmove(s->in.p, s->in.p + used, s->in.len - used);
+    s->in.len -= used;
+    return 1;
+}
+
+static int read_k(lua_State *L, int status, lua_KContext ctx) {
+    rl_state *s = (rl_state *)ctx;
+    (void)status;
+    if (take_line(L, s)) { s->abandoned = 0; return 1; }
+    s->abandoned = 1; /* cleared when a line is taken: a Ctrl-C never clears it */
+    if (!s->tty && poll_start(L, s) != 0) {
+        while (!s->eof && !memchr(s->in.p ? s->in.p : "", '\n', s->in.len)) plain_fill(s);
+        return read_k(L, status, ctx);
+    }
+    if (s->tty) poll_start(L, s);
+    return gl_yield(L, &s->waiter, ctx, read_k);
+}
+
+/* readline.read([prompt]) -> line | nil at the end of input (Ctrl-D).
+ * Waits (the task yields) while the user types. On a terminal the line is
+ * edited with libedit and the prompt shown; otherwise plain lines, no
+ * prompt. A Ctrl-C raises "interrupted" (see gl.trap_interrupts); the next
+ * read() starts a fresh line. */
+static int readline_read(lua_State *L) {
+    const char *prompt = luaL_optstring(L, 1, "");
+    rl_state *s = get_state(L);
+    if (s->closed) return luaL_error(L, "readline: used after close");
+    if (s->waiter.task) return luaL_error(L, "readline: another task is already reading");
+    if (take_line(L, s)) return 1;
+    if (s->eof && s->tty) { lua_pushnil(L); return 1; }
+    if (!gl_in_task(L)) return luaL_error(L, "readline.read must be called inside a task");
+    if (s->tty) {
+        ensure_inited(L, s);
+        if (s->editing && s->abandoned) {
+            /* the last read was interrupted: drop its line, start afresh */
+            editing_stop(s);
+            fputs("^C\n", rl_outstream);
+        }
+        if (!s->editing) {
+            fflush(stdout);
+            fflush(stderr);
+            rl_callback_handler_install(prompt, on_line);
+            fflush(rl_outstream);
+            s->editing = 1;
+            if (s->winch) uv_signal_start(s->winch, winch_cb, SIGWINCH);
+        }
+    }
+    s->abandoned = 1;
+    return read_k(L, 0, (lua_KContext)s);
+}
+
+/* ---- history --------------------------------------------------------- */
+
+static int readline_add_history(lua_State *L) {
+    const char *line = luaL_checkstring(L, 1);
+    rl_state *s = get_state(L);
+    if (!s->tty || !*line) return 0;
+    ensure_inited(L, s);
+    add_history(line);
+    return 0;
+}
+
+/* the default history file: $XDG_STATE_HOME/glrun/history, else
+ * ~/.local/state/glrun/history */
+static int push_history_path(lua_State *L) {
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg) lua_pushfstring(L, "%s/glrun/history", xdg);
+    else if (home && *home) lua_pushfstring(L, "%s/.local/state/glrun/history", home);
+    else lua_pushnil(L);
+    return 1;
+}
+
+static int readline_history_file(lua_State *L) { return push_history_path(L); }
+
+static int mkdirs_for(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+static const char *history_arg(lua_State *L) {
+    if (!lua_isnoneornil(L, 1)) return luaL_checkstring(L, 1);
+    push_history_path(L);
+    lua_replace(L, 1);
+    return lua_tostring(L, 1);
+}
+
+/* readline.load_history([path]) -> true | nil, err. A missing file is
+ * not an error (a first run). Only on a terminal; otherwise a no-op. */
+static int readline_load_history(lua_State *L) {
+    lua_settop(L, 1);
+    rl_state *s = get_state(L);
+    const char *path = history_arg(L);
+    if (!s->tty || !path) { lua_pushboolean(L, 1); return 1; }
+    ensure_inited(L, s);
+    if (access(path, F_OK) != 0) { lua_pushboolean(L, 1); return 1; }
+    errno = 0;
+    if (read_history(path) != 0)
+        return gl_fail(L, "io", "cannot read the history file %s: %s", path, strerror(errno ? errno : EINVAL));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* readline.save_history([path]) -> true | nil, err (the folders are
+ * created, mode 0700; the last 1000 lines are kept). */
+static int readline_save_history(lua_State *L) {
+    lua_settop(L, 1);
+    rl_state *s = get_state(L);
+    const char *path = history_arg(L);
+    if (!s->tty || !s->inited || !path) { lua_pushboolean(L, 1); return 1; }
+    errno = 0;
+    if (mkdirs_for(path) != 0 || write_history(path) != 0)
+        return gl_fail(L, "io", "cannot write the history file %s: %s", path, strerror(errno ? errno : EINVAL));
+    chmod(path, 0600);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* readline.interactive() -> true when lines are edited on a terminal */
+static int readline_interactive(lua_State *L) {
+    lua_pushboolean(L, get_state(L)->tty);
+    return 1;
+}
+
+static const luaL_Reg readline_funcs[] = {
+    {"read", readline_read},
+    {"add_history", readline_add_history},
+    {"load_history", readline_load_history},
+    {"save_history", readline_save_history},
+    {"history_file", readline_history_file},
+    {"interactive", readline_interactive},
+    {NULL, NULL},
+};
+
+int luaopen_glrun_readline(lua_State *L) {
+    luaL_newlib(L, readline_funcs);
+    return 1;
+}
