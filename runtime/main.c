@@ -60,6 +60,10 @@ static void usage_text(FILE *f) {
 "                    no API key is needed and none is sent anywhere\n"
 "  --policy FILE     the fallback policy file (a Lua file returning a table)\n"
 "  --log-level LVL   error | warn (default) | info | debug | trace\n"
+"  --explain-config  print which backend (Gemini API or Vertex AI), project,\n"
+"                    location, credentials, base URL, API version and models\n"
+"                    would be used and which setting decided each (secrets\n"
+"                    redacted; nothing is sent), then exit\n"
 "  --trace FILE      write a wire-level record (JSON lines) of every request,\n"
 "                    response, SSE chunk and WebSocket frame; secrets redacted\n"
 "  --record DIR      write every HTTP exchange and WebSocket session as\n"
@@ -70,7 +74,12 @@ static void usage_text(FILE *f) {
 "Configuration (environment, as Google's official SDKs read it):\n"
 "  GEMINI_API_KEY or GOOGLE_API_KEY   API key (GOOGLE_API_KEY wins if both)\n"
 "  GOOGLE_GEMINI_BASE_URL             base URL of the Gemini API\n"
-"  GOOGLE_GENAI_API_VERSION           API version (default v1beta)\n"
+"  GOOGLE_GENAI_API_VERSION           API version (default v1beta; v1beta1 on Vertex)\n"
+"  GOOGLE_GENAI_USE_VERTEXAI=true     use Vertex AI (docs/vertex-ai.md), with\n"
+"  GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION (default global) and\n"
+"  GOOGLE_APPLICATION_CREDENTIALS     a service-account JSON key; or\n"
+"  GLRUN_ACCESS_TOKEN(_COMMAND)       a ready OAuth token (or a command printing one)\n"
+"  GOOGLE_VERTEX_BASE_URL             base URL of Vertex AI\n"
 "  GLRUN_MODEL                        default REST model (gemini-2.5-flash)\n"
 "  GLRUN_MAX_RUN_SECONDS              interrupt a task that runs this long\n"
 "                                     without yielding (default 30)\n"
@@ -157,6 +166,13 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (strcmp(a, "--mock") == 0) { use_mock = 1; continue; }
+        if (strcmp(a, "--explain-config") == 0) {
+            /* a built-in flow: print the resolved configuration and why */
+            if (nact == 256) return usage_error("too many -e/-l options%s", "");
+            act_kind[nact] = ACT_E;
+            act_arg[nact++] = "require('gemini.explain').main()";
+            continue;
+        }
         if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "--policy") == 0 ||
             strcmp(a, "--trace") == 0 || strcmp(a, "--log-level") == 0 || strcmp(a, "--record") == 0 ||
             strcmp(a, "--replay") == 0) {

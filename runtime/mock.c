@@ -94,6 +94,9 @@ int gl_mock_start(uv_loop_t *loop, char *url, size_t urllen) {
     opt.stdio = stdio;
     opt.stdio_count = 3;
     opt.exit_cb = exit_cb;
+    /* its own session: a Ctrl-C typed at glrun (an interactive flow traps
+     * it to cancel a reply) must not reach glmock through the terminal */
+    opt.flags = UV_PROCESS_DETACHED;
     int r = uv_spawn(loop, &proc, &opt);
     if (r != 0) {
         fprintf(stderr, "glrun: --mock: cannot start %s: %s\n", exe, uv_strerror(r));

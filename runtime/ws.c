@@ -540,7 +540,7 @@ static int ws_stats(lua_State *L)
     SETI("in_messages", c->in_count);
     SETI("in_bytes", c->in_bytes);
     SETI("in_bytes_max", c->in_hiwater);
-    SETI("in_partial_bytes", c->frag.len);
+    SETI("in_partial_bytes", c->frag.buf.len);
     SETI("out_messages", c->out_count);
     SETI("out_bytes", c->out_bytes);
     SETI("received", c->msgs_in);

@@ -10,6 +10,7 @@
 #define GL_WS_CONN_H
 
 #include "gl.h"
+#include "ws_reasm.h"
 #include "ws_url.h"
 
 #include <libwebsockets.h>
@@ -55,8 +56,8 @@ typedef struct ws_conn {
     /* incoming */
     ws_msg *in_head, *in_tail;
     size_t in_count, in_bytes, queue_max, queue_bytes_max, in_hiwater;
-    gl_buf frag;
-    int frag_active, frag_binary, rx_paused;
+    ws_reasm frag;         /* the message being received */
+    int rx_paused;
     size_t max_message;
 
     /* outgoing */

@@ -53,7 +53,7 @@ void ws_conn_maybe_free(ws_conn *c)
         return;
     ws_msg_free_list(c->in_head);
     ws_msg_free_list(c->out_head);
-    gl_buf_free(&c->frag);
+    ws_reasm_free(&c->frag);
     ws_url_free(&c->u);
     free(c->url_redacted);
     free(c->path_redacted);
@@ -193,13 +193,7 @@ static void rx_message_done(ws_conn *c)
 {
     ws_msg *m = calloc(1, sizeof *m);
     if (!m) { ws_conn_fail(c, "protocol", "out of memory"); return; }
-    m->binary = c->frag_binary;
-    m->len = c->frag.len;
-    m->buf = m->data = (unsigned char *)c->frag.p;
-    if (!m->buf) { m->buf = m->data = (unsigned char *)strdup(""); }
-    c->frag.p = NULL;
-    c->frag.len = c->frag.cap = 0;
-    c->frag_active = 0;
+    m->buf = m->data = ws_reasm_take(&c->frag, &m->len, &m->binary);
     if (gl_trace_on())
         ws_trace_frame(c, "ws_recv", m->binary, m->data, m->len);
     gl_rec_event(c->rec, "recv", m->binary ? "binary" : "text", (const char *)m->data, m->len);
@@ -221,17 +215,14 @@ static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
     if (c->state != ST_OPEN)
         return 0;
     c->last_rx = uv_now(c->loop);
-    if (!c->frag_active) {
-        c->frag_active = 1;
-        c->frag_binary = lws_frame_is_binary(wsi);
-        c->frag.len = 0;
-    }
-    if (c->frag.len + len > c->max_message) {
-        size_t total = c->frag.len + len + lws_remaining_packet_payload(wsi);
+    size_t had = c->frag.buf.len;
+    int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+    int st = ws_reasm_feed(&c->frag, in, len, lws_frame_is_binary(wsi), final, c->max_message);
+    if (st == WS_REASM_TOO_BIG) {
+        size_t total = had + len + lws_remaining_packet_payload(wsi);
         static const char why[] = "message too big";
         ws_conn_fail(c, "protocol", "message of %zu bytes exceeds max_message (%zu) on %s",
                   total, c->max_message, c->url_redacted);
-        gl_buf_free(&c->frag);
         out_discard(c);
         /* Returning -1 from RECEIVE mid-frame crashes lws 4.1.6; close
          * from WRITEABLE instead, and drop the rest of the message. */
@@ -242,10 +233,8 @@ static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    if (len)
-        gl_buf_add(&c->frag, in, len);
     c->bytes_in += len;
-    if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))
+    if (st == WS_REASM_DONE)
         rx_message_done(c);
     return 0;
 }

@@ -1,0 +1,26 @@
+/* ws_reasm.h — reassembly of fragmented WebSocket messages, bounded.
+ * Pure C (no lws, no Lua) so that it can be fuzzed on its own. */
+#ifndef GL_WS_REASM_H
+#define GL_WS_REASM_H
+#include "gl.h"
+
+typedef struct ws_reasm {
+    gl_buf buf;      /* the message so far */
+    int active;      /* a message is in progress */
+    int binary;      /* its type, from its first frame */
+} ws_reasm;
+
+enum { WS_REASM_MORE = 0, WS_REASM_DONE = 1, WS_REASM_TOO_BIG = -1 };
+
+/* Add a piece of a message. `binary` counts only for the first piece of a
+ * message; `final` says the piece ends it. Returns WS_REASM_DONE when the
+ * message is complete (take it with ws_reasm_take), WS_REASM_MORE, or
+ * WS_REASM_TOO_BIG when it would pass `max` bytes (the partial message is
+ * dropped and the reassembler is ready for the next message). */
+int ws_reasm_feed(ws_reasm *r, const void *in, size_t len, int binary, int final, size_t max);
+
+/* The completed message: the caller owns the bytes (free()); never NULL. */
+unsigned char *ws_reasm_take(ws_reasm *r, size_t *len, int *binary);
+
+void ws_reasm_free(ws_reasm *r);
+#endif
