@@ -3,9 +3,12 @@
 --                                  at once and held; RSS sampled; then one turn
 --                                  on each, its reply checked
 --   glrun bench/scale.lua rest N   N REST streams (gemini.rest.stream) opened at
---                                  once, each read up to its first chunk and held
---                                  (the rest waits in the socket: backpressure);
---                                  RSS sampled; then every stream drained, checked
+--                                  once, each read up to its first chunk; RSS and
+--                                  fds sampled while all are open mid-stream (run
+--                                  against a glmock started with --chunk-delay-ms
+--                                  longer than the opening takes, so the second
+--                                  chunk is still to come); then every stream
+--                                  drained and its reply checked
 -- Prints: n= ok= failed= open_s= rss0_kib= rss_kib= total_s= fds= err=""
 local live = require "gemini.live"
 local rest = require "gemini.rest"
@@ -57,12 +60,9 @@ if mode == "live" then
     end)
   end
 elseif mode == "rest" then
-  local words = {}
-  for i = 0, 39 do words[#words + 1] = "word" .. i end
-  words = table.concat(words, " ")
   for i = 1, n do
     tasks[i] = gl.spawn(function()
-      local prompt = "s" .. i .. " " .. words
+      local prompt = "s" .. i   -- "echo: sN": two chunks
       local it, err = rest.stream(gemini.request(prompt), { model = "gemini-2.5-flash" })
       if not it then arrived(); return fail(err) end
       local good, first = pcall(it)

@@ -10,7 +10,7 @@
 // The server is GOOGLE_GEMINI_BASE_URL (httpOptions.baseUrl, so it works on
 // every SDK version), the key GEMINI_API_KEY. Output lines are key=value, as
 // the glrun scripts print them.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { GoogleGenAI, Modality } from '@google/genai';
 import WebSocket from 'ws';
 
@@ -142,12 +142,13 @@ if (mode === 'oneshot') {
   const t0 = now();
   let ok = 0, failed = 0, firstErr = '';
   const fail = (e) => { failed++; if (!firstErr) firstErr = String(e?.message || e).slice(0, 120); };
-  let held;
+  let held, fds;
   if (mode === 'scale-live') {
     const sessions = await Promise.all(Array.from({ length: n }, () =>
       liveSession().then(async (s) => { await s.next(); return s; }, (e) => { fail(e); return null; })));
     const topen = now() - t0;
     held = rssKiB();
+    fds = readdirSync('/proc/self/fd').length;
     await Promise.all(sessions.map(async (s, i) => {
       if (!s) return;
       try {
@@ -156,27 +157,27 @@ if (mode === 'oneshot') {
       } catch (e) { fail(e); }
       s.session.close();
     }));
-    console.log(`n=${n} ok=${ok} failed=${failed} open_s=${topen.toFixed(3)} rss0_kib=${r0} rss_kib=${held} total_s=${(now() - t0).toFixed(3)} err="${firstErr}"`);
+    console.log(`n=${n} ok=${ok} failed=${failed} open_s=${topen.toFixed(3)} rss0_kib=${r0} rss_kib=${held} total_s=${(now() - t0).toFixed(3)} fds=${fds} err="${firstErr}"`);
   } else {
-    const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
     let opened = 0, release;
     const barrier = new Promise((r) => { release = r; });
     const tasks = Array.from({ length: n }, async (_, i) => {
       try {
-        const stream = await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: `s${i} ${words}` });
+        const stream = await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: `s${i}` });
         const it = stream[Symbol.asyncIterator]();
         let text = (await it.next()).value.text;
         if (++opened === n) release();
         await barrier;
         for (;;) { const r = await it.next(); if (r.done) break; text += r.value.text; }
-        if (text === `echo: s${i} ${words}`) ok++; else fail(`wrong reply ${text.slice(0, 60)}`);
+        if (text === `echo: s${i}`) ok++; else fail(`wrong reply ${text.slice(0, 60)}`);
       } catch (e) { fail(e); if (++opened === n) release(); }
     });
     await barrier;
     const topen = now() - t0;
     held = rssKiB();
+    fds = readdirSync('/proc/self/fd').length;
     await Promise.all(tasks);
-    console.log(`n=${n} ok=${ok} failed=${failed} open_s=${topen.toFixed(3)} rss0_kib=${r0} rss_kib=${held} total_s=${(now() - t0).toFixed(3)} err="${firstErr}"`);
+    console.log(`n=${n} ok=${ok} failed=${failed} open_s=${topen.toFixed(3)} rss0_kib=${r0} rss_kib=${held} total_s=${(now() - t0).toFixed(3)} fds=${fds} err="${firstErr}"`);
   }
   process.exit(0);
 } else {

@@ -70,7 +70,16 @@ static int nsecrets;
 void gl_secret_add(const char *secret, size_t len) {
     if (len < 4) return; /* too short to redact safely (would mangle text) */
     for (int i = 0; i < nsecrets; i++)
-        if (secrets[i].len == len && memcmp(secrets[i].s, secret, len) == 0) return;
+        if (secrets[i].len == len && memcmp(secrets[i].s, secret, len) == 0) {
+            /* known: make it the newest, so a secret that is still in use
+             * (a private key re-registered at each token refresh) is never
+             * the one forgotten */
+            char *keep = secrets[i].s;
+            memmove(secrets + i, secrets + i + 1, sizeof secrets[0] * (size_t)(nsecrets - i - 1));
+            secrets[nsecrets - 1].s = keep;
+            secrets[nsecrets - 1].len = len;
+            return;
+        }
     if (nsecrets == MAX_SECRETS) { /* forget the oldest */
         free(secrets[0].s);
         memmove(secrets, secrets + 1, sizeof secrets[0] * (MAX_SECRETS - 1));
@@ -100,7 +109,8 @@ static int has_prefix_ci(const char *s, size_t len, const char *pre) {
 /* Carriers whose value is a secret whatever it is: query parameters and
  * header lines. The value runs to the next delimiter. */
 static const char *const carriers[] = {
-    "key=", "access_token=", "assertion=", "x-goog-api-key: ", "x-goog-api-key:",
+    "key=", "access_token=", "assertion=", "refresh_token=", "client_secret=",
+    "x-goog-api-key: ", "x-goog-api-key:",
     "authorization: bearer ", "authorization: token ", "authorization: ",
     "\"access_token\":\"", "\"access_token\": \"",
     /* the same inside a JSON string (trace records of response bodies) */

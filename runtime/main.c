@@ -84,8 +84,14 @@ static void usage_text(FILE *f) {
 "  GLRUN_MAX_RUN_SECONDS              interrupt a task that runs this long\n"
 "                                     without yielding (default 30)\n"
 "\n"
+"Built-in flows (glrun NAME --help for their options):\n"
+"  chat              an interactive chat: streamed replies, line editing and\n"
+"                    history, /model /transport /system /save /load /reset\n"
+"  ask QUESTION      one answer on stdout, for scripts (- reads stdin; --json)\n"
+"\n"
 "In scripts: gl.spawn(fn, ...), gl.sleep(s), gl.now(); require 'gemini'\n"
-"(ask, stream, rest), require 'glrun.http' (request, stream, sse).\n"
+"(ask, stream, chat, rest), require 'glrun.http' (request, stream, sse),\n"
+"require 'glrun.readline' (read a line without blocking the loop).\n"
 "Exit status: 0 ok, 1 script error, 2 usage error, 130 interrupted.\n"
 "Docs: README.md and docs/ in the source tree.\n");
 }
@@ -147,6 +153,7 @@ int main(int argc, char **argv) {
     const char *script = NULL;
     int script_index = 0;
     int use_mock = 0;
+    int explain = 0;
     const char *policy = NULL, *trace = NULL, *level = NULL, *record = NULL, *replay = NULL;
     enum { ACT_E, ACT_L } act_kind[256];
     const char *act_arg[256];
@@ -171,6 +178,7 @@ int main(int argc, char **argv) {
             if (nact == 256) return usage_error("too many -e/-l options%s", "");
             act_kind[nact] = ACT_E;
             act_arg[nact++] = "require('gemini.explain').main()";
+            explain = 1;
             continue;
         }
         if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "--policy") == 0 ||
@@ -198,6 +206,7 @@ int main(int argc, char **argv) {
         }
         return usage_error("unknown option '%s'", a);
     }
+    if (explain && i < argc) return usage_error("--explain-config runs no script ('%s')", argv[i]);
     if (i < argc) { script = argv[i]; script_index = i; }
     if (level && gl_log_set_level(level) != 0)
         return usage_error("--log-level must be error, warn, info, debug or trace, not '%s'", level);

@@ -138,9 +138,9 @@ function M.build_jwt(info, now)
   local input = crypto.b64url(h) .. "." .. crypto.b64url(cl)
   local sig, err = crypto.rs256_sign(info.private_key, input)
   if not sig then return nil, auth_error("cannot sign the JWT with the service-account key: " .. err.message) end
-  local assertion = input .. "." .. crypto.b64url(sig)
-  core.secret(assertion)
-  return assertion, input, h, cl
+  -- (not registered as a secret: it lives one hour, and "assertion=" in
+  -- a form body is redacted as a carrier anyway)
+  return input .. "." .. crypto.b64url(sig), input, h, cl
 end
 
 ---------------------------------------------------------------------------
@@ -192,6 +192,8 @@ end
 
 local function fetch_service_account(src)
   local info = src.info
+  core.secret(info.private_key)          -- keep the key among the newest secrets
+  core.secret((info.private_key:gsub("\n", "\\n")))
   local assertion, err = M.build_jwt(info)
   if not assertion then return nil, err end
   return token_request(info.token_uri, "grant_type=" .. form_escape(M.JWT_GRANT) .. "&assertion=" .. assertion,

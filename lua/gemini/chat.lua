@@ -79,7 +79,9 @@ end
 --- transport ("auto" default | "live" | "rest"), chain ({live=..., rest=...}),
 --- policy (table of overrides), client (gemini.config options), config
 --- (generationConfig), tools, history, quiet (no stderr lines), clock and
---- sleep (for tests), ratelimit (a gemini.ratelimit, or false).
+--- sleep (for tests), ratelimit (a gemini.ratelimit, or false), on_response
+--- (fn(resp, model): every raw REST response chunk, as `glrun ask --json`
+--- prints them; a new attempt is announced by a retry/fallback/restart event).
 function M.new(opts)
   opts = opts or {}
   local c = config.get(opts.client)
@@ -111,6 +113,7 @@ function M.new(opts)
     history = {},
     handlers = {},
     quiet = opts.quiet,
+    on_response = opts.on_response,
     clock = opts.clock or gl.now,
     sleep = opts.sleep or gl.sleep,
     limiter = opts.ratelimit == nil and ratelimit.shared() or opts.ratelimit or nil,
@@ -182,7 +185,9 @@ function Chat:on(name, fn)
 end
 
 local function dim(s)
-  if os.getenv("NO_COLOR") or not core.isatty or not core.isatty(2) then return s end
+  -- NO_COLOR set to anything but the empty string turns colours off (no-color.org)
+  if (os.getenv("NO_COLOR") or "") ~= "" or os.getenv("TERM") == "dumb"
+     or not core.isatty or not core.isatty(2) then return s end
   return "\27[2m" .. s .. "\27[0m"
 end
 
@@ -291,6 +296,7 @@ function Chat:_attempt_rest(model, user, emit, deadline)
         local cand = chunk.candidates and chunk.candidates[1]
         if cand and cand.content then add_parts(parts, cand.content.parts) end
         usage = chunk.usageMetadata or usage
+        if self.on_response then self.on_response(chunk, model) end
         if chunk.text ~= "" then emit(chunk.text) end
       end
     end)

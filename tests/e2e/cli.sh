@@ -71,10 +71,10 @@ expect_match "no key: names GOOGLE_API_KEY" "GOOGLE_API_KEY" "$ERR"
 expect_match "no key: names Vertex AI" "Vertex AI" "$ERR"
 expect_match "no key: suggests --mock" "--mock" "$ERR"
 
-# Vertex asked for (not supported yet): one clear line
+# Vertex asked for without a project: one clear line (tests/e2e/vertex_*.sh test the rest)
 run env GOOGLE_GENAI_USE_VERTEXAI=true "$GLRUN" "$SRC/examples/hello.lua"
 expect_eq "vertex: exit 1" 1 "$RC"
-expect_match "vertex: says so" "Vertex AI" "$ERR"
+expect_match "vertex: says what is missing" "Vertex AI needs a project" "$ERR"
 
 # --policy must be readable
 run "$GLRUN" --policy /nonexistent/policy.lua -e 'print(1)'

@@ -267,6 +267,9 @@ void stream_run(conn_t *c, req_t *r, stream_plan_t *sp);
 void oauth_token(conn_t *c, req_t *r);
 json_t *vertex_check_bearer(req_t *r);      /* NULL when accepted, else an error body */
 char *bearer_token(req_t *r);               /* malloc'd or NULL */
+int oauth_add_public_key(const char *arg);  /* --oauth-public-key [KID=]FILE */
+void oauth_set_token_lifetime(double secs); /* --token-lifetime */
+void oauth_stats(conn_t *c, req_t *r);      /* GET /glmock/oauth/stats */
 
 /* ------------------------------------------------------------------ ws.c */
 enum { WS_NONE = 0, WS_GEMINI = 1, WS_VERTEX = 2, WS_ECHO = 3, WS_STALL = 4 };

@@ -656,6 +656,10 @@ static void rest_route(conn_t *c, req_t *r)
         oauth_token(c, r);
         return;
     }
+    if (!strcmp(path, "/glmock/oauth/stats")) {
+        oauth_stats(c, r);
+        return;
+    }
     char vver[16];
     const char *vmodels = vertex_route(path, vver);
     if (vmodels) {
