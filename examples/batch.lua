@@ -13,7 +13,8 @@
 -- "kind": ...}: a failure is recorded on its line, never lost. Lines are
 -- written as soon as every earlier line is done. A progress line
 -- (done/total, rate, ETA) goes to stderr: redrawn in place on a terminal,
--- plain lines otherwise. Exit status 1 when any prompt failed.
+-- plain lines otherwise. Exit status 1 when any prompt failed; Ctrl-C stops
+-- the batch (status 130) after writing a line for every prompt, answered or not.
 --
 -- Every request goes through gemini.chat (so the policy's retries apply,
 -- e.g. a 429 waits for the server's retryDelay) and the process-wide rate
@@ -131,46 +132,66 @@ local function reason(err)
   return (tostring(type(err) == "table" and err.message or err):match("^[^\n]*"))
 end
 
-local function answer(idx)
-  local job = jobs[idx]
-  local m = job.model or model
-  local rec = { index = idx, line = job.line, prompt = job.prompt, model = m }
-  local ok, chat = pcall(gemini.chat, { transport = "rest", chain = { live = {}, rest = { m } },
-                                        system = job.system or system, quiet = true,
-                                        ratelimit = ratelimit.shared() })
-  local text, err
-  if ok then text, err = chat:send(job.prompt) else err = chat end
-  if text then
-    rec.text = text
-  else
-    rec.error = reason(err)
-    rec.kind = type(err) == "table" and err.kind or "error"
-    failed = failed + 1
-  end
+local stopped = false -- Ctrl-C: no new prompts; every line is still written
+
+local function record(idx, rec)
+  if rec.error then failed = failed + 1 end
   done = done + 1
   emit(idx, rec)
   progress(false)
 end
 
+local function answer(idx)
+  local job = jobs[idx]
+  local m = job.model or model
+  local rec = { index = idx, line = job.line, prompt = job.prompt, model = m }
+  -- a chat per prompt: no shared history; a failure of any kind (even a
+  -- bug) becomes this line's error instead of ending the batch
+  local ok, text, err = pcall(function()
+    local chat = gemini.chat{ transport = "rest", chain = { live = {}, rest = { m } },
+                              system = job.system or system, quiet = true,
+                              ratelimit = ratelimit.shared() }
+    return chat:send(job.prompt)
+  end)
+  if not ok then text, err = nil, text end
+  if text then
+    rec.text = text
+  else
+    rec.error = reason(err)
+    rec.kind = type(err) == "table" and err.kind or "error"
+    if rec.kind == "interrupted" then
+      stopped = true
+      rec.error = "interrupted before the answer came"
+    end
+  end
+  record(idx, rec)
+end
+
 -- the workers: each takes the next prompt until none is left -------------------
+gl.trap_interrupts(true) -- Ctrl-C stops the batch cleanly (see `stopped`)
 local next_job = 1
 local tasks = {}
 for w = 1, math.min(workers, total) do
   tasks[w] = gl.spawn(function()
-    while next_job <= total do
+    while next_job <= total and not stopped do
       local idx = next_job
       next_job = next_job + 1
-      local ok, err = pcall(answer, idx)
-      if not ok then -- a bug, not a model failure: still one line, never lost
-        if not results[idx] and idx >= next_out then
-          failed, done = failed + 1, done + 1
-          emit(idx, { index = idx, line = jobs[idx].line, prompt = jobs[idx].prompt, error = tostring(err), kind = "error" })
-        end
-      end
+      answer(idx)
     end
   end)
 end
-for _, t in ipairs(tasks) do t:join() end
+for _, t in ipairs(tasks) do
+  -- a Ctrl-C interrupts this wait too: wait again, the workers are finishing
+  while not pcall(t.join, t) do stopped = true end
+end
+for idx = next_job, total do -- prompts never started (after Ctrl-C)
+  record(idx, { index = idx, line = jobs[idx].line, prompt = jobs[idx].prompt, model = jobs[idx].model or model,
+                error = "not run: the batch was interrupted", kind = "interrupted" })
+end
 progress(true)
 if out ~= io.stdout then out:close() end
+if stopped then
+  io.stderr:write("batch: interrupted; every prompt has its line\n")
+  os.exit(130)
+end
 if failed > 0 then os.exit(1) end

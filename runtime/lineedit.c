@@ -16,7 +16,8 @@
  *
  * Ctrl-C while editing: the scheduler's SIGINT handling raises
  * "interrupted" in the reading task (with gl.trap_interrupts(true) the run
- * goes on); the next read() starts on a fresh line with a new prompt.
+ * goes on); the line being typed is dropped on the way out, and the next
+ * read() starts on a fresh line with a new prompt.
  */
 #include "gl.h"
 
@@ -36,7 +37,6 @@ typedef struct rl_state {
     int tty;            /* stdin is a terminal: edit with libedit */
     int inited;         /* libedit initialised */
     int editing;        /* a libedit line handler is installed */
-    int abandoned;      /* the task that was reading went away (Ctrl-C) */
     int have_line;      /* line (or eof) ready for the next read() */
     int eof;
     char *line;         /* the finished line (malloc'd) */
@@ -257,8 +257,7 @@ static int take_line(lua_State *L, rl_state *s) {
 static int read_k(lua_State *L, int status, lua_KContext ctx) {
     rl_state *s = (rl_state *)ctx;
     (void)status;
-    if (take_line(L, s)) { s->abandoned = 0; return 1; }
-    s->abandoned = 1; /* cleared when a line is taken: a Ctrl-C never clears it */
+    if (take_line(L, s)) return 1;
     if (!s->tty && poll_start(L, s) != 0) {
         while (!s->eof && !memchr(s->in.p ? s->in.p : "", '\n', s->in.len)) plain_fill(s);
         return read_k(L, status, ctx);
@@ -267,37 +266,59 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
     return gl_yield(L, &s->waiter, ctx, read_k);
 }
 
-/* readline.read([prompt]) -> line | nil at the end of input (Ctrl-D).
- * Waits (the task yields) while the user types. On a terminal the line is
- * edited with libedit and the prompt shown; otherwise plain lines, no
- * prompt. A Ctrl-C raises "interrupted" (see gl.trap_interrupts); the next
- * read() starts a fresh line. */
-static int readline_read(lua_State *L) {
+/* The reading itself, called in a protected call by readline_read. */
+static int read_raw(lua_State *L) {
     const char *prompt = luaL_optstring(L, 1, "");
     rl_state *s = get_state(L);
-    if (s->closed) return luaL_error(L, "readline: used after close");
-    if (s->waiter.task) return luaL_error(L, "readline: another task is already reading");
     if (take_line(L, s)) return 1;
     if (s->eof && s->tty) { lua_pushnil(L); return 1; }
     if (!gl_in_task(L)) return luaL_error(L, "readline.read must be called inside a task");
-    if (s->tty) {
+    if (s->tty && !s->editing) {
         ensure_inited(L, s);
-        if (s->editing && s->abandoned) {
-            /* the last read was interrupted: drop its line, start afresh */
-            editing_stop(s);
-            fputs("^C\n", rl_outstream);
-        }
-        if (!s->editing) {
-            fflush(stdout);
-            fflush(stderr);
-            rl_callback_handler_install(prompt, on_line);
-            fflush(rl_outstream);
-            s->editing = 1;
-            if (s->winch) uv_signal_start(s->winch, winch_cb, SIGWINCH);
-        }
+        fflush(stdout);
+        fflush(stderr);
+        rl_callback_handler_install(prompt, on_line);
+        fflush(rl_outstream);
+        s->editing = 1;
+        if (s->winch) uv_signal_start(s->winch, winch_cb, SIGWINCH);
     }
-    s->abandoned = 1;
     return read_k(L, 0, (lua_KContext)s);
+}
+
+/* After the read: on an error (Ctrl-C raises "interrupted" in the waiting
+ * task) the line being edited is dropped and the terminal restored before
+ * the error goes on, so whatever the script prints next starts on a line
+ * of its own and the next read() shows a fresh prompt. */
+static int read_done(lua_State *L, int status, lua_KContext ctx) {
+    rl_state *s = (rl_state *)ctx;
+    if (status == LUA_OK || status == LUA_YIELD) return 1;
+    if (s->tty && s->editing) {
+        editing_stop(s);
+        int interrupted = 0;
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "kind");
+            interrupted = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "interrupted") == 0;
+            lua_pop(L, 1);
+        }
+        fputs(interrupted ? "^C\n" : "\n", rl_outstream);
+        fflush(rl_outstream);
+    }
+    return lua_error(L);
+}
+
+/* readline.read([prompt]) -> line | nil at the end of input (Ctrl-D).
+ * Waits (the task yields) while the user types. On a terminal the line is
+ * edited with libedit and the prompt shown; otherwise plain lines, no
+ * prompt. A Ctrl-C raises "interrupted" (see gl.trap_interrupts) after
+ * dropping the line being typed. */
+static int readline_read(lua_State *L) {
+    lua_settop(L, 1);
+    rl_state *s = get_state(L);
+    if (s->closed) return luaL_error(L, "readline: used after close");
+    if (s->waiter.task) return luaL_error(L, "readline: another task is already reading");
+    lua_pushcfunction(L, read_raw);
+    lua_insert(L, 1);
+    return read_done(L, lua_pcallk(L, 1, 1, 0, (lua_KContext)s, read_done), (lua_KContext)s);
 }
 
 /* ---- history --------------------------------------------------------- */

@@ -33,7 +33,8 @@ options:
   --help                this text
 
 commands:
-  /model NAME           switch model (a Live model id sets the Live model)
+  /model [NAME]         switch model (a Live model id sets the Live model);
+                        /model alone shows the models in use
   /transport T          live | rest | auto
   /system TEXT          set the system instruction (/system alone clears it)
   /save FILE            save the conversation as JSON
@@ -350,8 +351,8 @@ end
 gl.trap_interrupts(true) -- Ctrl-C cancels a reply instead of ending the run
 if interactive then
   rl.load_history()
-  note(("glrun chat: %s; /help for commands, Ctrl-C cancels a reply, Ctrl-D leaves"):format(
-    state.transport == "auto" and "Live first, then REST" or state.transport))
+  note(("glrun chat over %s; /help for commands, Ctrl-C cancels a reply, Ctrl-D leaves"):format(
+    state.transport == "auto" and "Live, falling back to REST" or state.transport == "live" and "Live" or "REST"))
 end
 
 local turns, failed = 0, 0

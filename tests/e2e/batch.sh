@@ -50,6 +50,23 @@ expect_eq "JSONL on stdout without -o" 3 "$(printf '%s\n' "$OUT" | grep -c '"tex
 run "$GLRUN" --mock "$B"
 expect_eq "no prompts file: usage error" 2 "$RC"
 
+# Ctrl-C: in-flight and unstarted prompts still get their line, exit 130
+printf 'a\n{"prompt":"h1","model":"gemini-hang"}\nb\n{"prompt":"h2","model":"gemini-hang"}\nc\nd\n' > "$TMP/hang.txt"
+"$GLRUN" --mock "$B" "$TMP/hang.txt" --workers 2 -o "$TMP/hang.jsonl" 2>"$TMP/hang.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q '^batch: 2/6 done' "$TMP/hang.err" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+kill -INT $pid
+for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -9 $pid 2>/dev/null && bad "Ctrl-C: batch did not stop"
+wait $pid; RC=$?
+expect_eq "Ctrl-C: exit 130" 130 "$RC"
+expect_eq "Ctrl-C: every prompt has its line, in order" "1 2 3 4 5 6" \
+  "$(grep -o '"index":[0-9]*' "$TMP/hang.jsonl" | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "Ctrl-C: the hung ones say so" 2 "$(grep -c 'interrupted before the answer came' "$TMP/hang.jsonl")"
+expect_eq "Ctrl-C: the unstarted ones say so" 2 "$(grep -c 'not run: the batch was interrupted' "$TMP/hang.jsonl")"
+expect_match "Ctrl-C: the message" "batch: interrupted; every prompt has its line" "$(cat "$TMP/hang.err")"
+
 # on a terminal: one progress line, redrawn in place
 . "$(dirname "$0")/lib/tmux.sh"
 tmux_start "'$GLRUN' --mock --policy '$fast' '$B' '$TMP/prompts.txt' -o '$TMP/tty.jsonl'"

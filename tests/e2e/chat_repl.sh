@@ -98,6 +98,24 @@ expect_match "/load then /save keeps the loaded turns" "prefix ok" "$OUT"
 expect_match "the line history is saved" "after\\\\040cancel" "$(cat "$XDG_STATE_HOME/glrun/history" 2>/dev/null)"
 tm kill-server 2>/dev/null
 
+# Ctrl-C over Live: the session is dropped, the next turn opens a new one
+tmux_start "'$GLRUN' --mock chat --transport live"
+wait_for "live: started" "chat over Live;.*Ctrl-D leaves"
+keys "/model gemini-live-text-test-slow" Enter
+wait_for "live: /model with a Live model id sets the Live model" "^model: gemini-live-text-test-slow \(Live\)$"
+typetext "$words"; keys Enter
+wait_for "live: the reply streams" "^echo: w01 w02"
+keys C-c
+wait_for "live: Ctrl-C cancels it" "cancelled: the partial reply is not kept"
+keys "next turn" Enter
+wait_for "live: the next turn is answered on a new session" "^echo: next turn$"
+keys "/save $TMP/live.json" Enter
+wait_for "live: only the answered turn is kept" "saved 2 messages"
+keys C-d
+wait_exit 10
+expect_eq "live: exit 0" 0 "$TRC"
+tm kill-server 2>/dev/null
+
 # colours: a fallback is one dim line on a terminal, plain with NO_COLOR
 for mode in colour NO_COLOR; do
   if [ $mode = colour ]; then envs="env -u NO_COLOR"; else envs="env NO_COLOR=1"; fi

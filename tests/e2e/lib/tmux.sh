@@ -2,16 +2,19 @@
 # private server per test: parallel tests never share one). Source after
 # sh.sh. Every wait is bounded.
 command -v tmux >/dev/null || { echo "SKIP: tmux is not installed (Debian package tmux)"; exit 77; }
-TMUX_SOCK="$TMP/tmux.sock"
+TMUX_N=0
+TMUX_SOCK="$TMP/tmux.0.sock"
 unset TMUX
 tm() { tmux -S "$TMUX_SOCK" "$@"; }
-tmux_cleanup() { tm kill-server 2>/dev/null; }
+tmux_cleanup() { local s; for s in "$TMP"/tmux.*.sock; do tmux -S "$s" kill-server 2>/dev/null; done; }
 trap 'tmux_cleanup; cleanup' EXIT
 
 # tmux_start CMD: run CMD (a shell command line) in a 120x40 terminal;
 # its exit status lands in $TMP/tmux.rc
 tmux_start() {
   rm -f "$TMP/tmux.rc"
+  TMUX_N=$((TMUX_N + 1))
+  TMUX_SOCK="$TMP/tmux.$TMUX_N.sock"   # a new server each time: no race with the last one
   tm -f /dev/null new-session -d -s t -x 120 -y 40 \
     "cd '$TMP' && $1; echo \$? > '$TMP/tmux.rc'; sleep 120"
   tm set-option -t t remain-on-exit on >/dev/null 2>&1
@@ -20,7 +23,7 @@ tmux_start() {
 keys() { tm send-keys -t t "$@"; }
 # type TEXT: literal text, no key names
 typetext() { tm send-keys -t t -l "$1"; }
-screen() { tm capture-pane -p -J -t t -S -200; }
+screen() { tm capture-pane -p -J -t t -S -200 2>/dev/null; }
 # wait_for WHAT REGEX [SECONDS]: wait until the screen matches (an ok/not ok check)
 wait_for() {
   local limit=$(( ${3:-15} * 10 )) i
