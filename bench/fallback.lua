@@ -6,6 +6,10 @@
 --   circuit  the next turn of that chat: the circuit is open, REST at once
 --   glrun bench/fallback.lua [ROUNDS]
 -- Prints one line per kind: kind=K p50_us= p99_us= n=
+--   glrun bench/fallback.lua 1 cold-direct | cold-fallback
+-- measures one turn only, the first of a fresh process (what a one-shot
+-- script pays: the first WebSocket handshake also creates the libwebsockets
+-- context); prints kind=cold_direct|cold_fallback
 local chat = require "gemini.chat"
 -- ratelimit = false: the client-side limiter (free-tier RPM) would otherwise
 -- make the rounds wait; the figures are about the transports
@@ -27,6 +31,17 @@ local function ttft(c, prompt)
   end
   assert(table.concat(text) == "echo: " .. prompt, "unexpected reply: " .. table.concat(text))
   return first - t0
+end
+
+local cold = arg[2]
+if cold then
+  local tr = cold == "cold-direct" and "rest" or "auto"
+  local c = chat.new{ transport = tr, chain = chain, quiet = true, ratelimit = false,
+                      client = tr == "auto" and { base_url = base .. "/proxy" } or nil }
+  local t = ttft(c, "cold turn")
+  assert(c.last_turn.transport == "rest")
+  print(("kind=%s p50_us=%.1f p99_us=%.1f n=1"):format(cold:gsub("-", "_"), t * 1e6, t * 1e6))
+  os.exit(0)
 end
 
 for i = 1, ROUNDS do

@@ -100,28 +100,35 @@ run "$GLRUN" -e 'table.sort({3,2,1}, function(a, b) gl.sleep(0) return a < b end
 expect_eq "sleep in a non-yieldable place is an error" 1 "$RC"
 expect_match "and says it needs a task" "inside a task" "$ERR"
 
-# SIGINT stops gracefully: exit 130 and a message
-timeout 20 "$GLRUN" -e 'print("started"); io.stdout:flush(); gl.sleep(30)' >"$TMP/sig.out" 2>"$TMP/sig.err" &
+# SIGINT stops gracefully: exit 130 and a message. (Not under timeout(1):
+# it forwards a SIGINT to its whole process group, so glrun would get two.)
+wait_bounded() { # PID: wait for it, killing it after 20 s
+  ( trap - EXIT; sleep 20; kill -9 "$1" 2>/dev/null ) & local dog=$!
+  wait "$1"; local rc=$?
+  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+  return $rc
+}
+"$GLRUN" -e 'print("started"); io.stdout:flush(); gl.sleep(30)' >"$TMP/sig.out" 2>"$TMP/sig.err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q started "$TMP/sig.out" 2>/dev/null && break; sleep 0.05; done
-kill -INT "$pid"; wait "$pid"; RC=$?
+kill -INT "$pid"; wait_bounded "$pid"; RC=$?
 expect_eq "SIGINT while waiting exits 130" 130 "$RC"
 expect_match "SIGINT says interrupted" "interrupted" "$(cat "$TMP/sig.err")"
 
-timeout 20 "$GLRUN" -e 'print("busy"); io.stdout:flush(); local x = 0; while true do x = x + 1 end' >"$TMP/sig.out" 2>"$TMP/sig.err" &
+"$GLRUN" -e 'print("busy"); io.stdout:flush(); local x = 0; while true do x = x + 1 end' >"$TMP/sig.out" 2>"$TMP/sig.err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q busy "$TMP/sig.out" 2>/dev/null && break; sleep 0.05; done
-kill -INT "$pid"; wait "$pid"; RC=$?
+kill -INT "$pid"; wait_bounded "$pid"; RC=$?
 expect_eq "SIGINT in a busy loop exits 130" 130 "$RC"
 
 # with gl.trap_interrupts(true), Ctrl-C raises once in the waiting task
 # and the run goes on (how a REPL cancels one reply)
-timeout 20 "$GLRUN" -e 'gl.trap_interrupts(true); print("ready"); io.stdout:flush(); local ok, e = pcall(gl.sleep, 30); print("caught", e.kind); gl.sleep(0.05); print("still running")' >"$TMP/sig.out" 2>"$TMP/sig.err" &
+"$GLRUN" -e 'gl.trap_interrupts(true); print("ready"); io.stdout:flush(); local ok, e = pcall(gl.sleep, 30); print("caught", e.kind); gl.sleep(0.05); print("still running")' >"$TMP/sig.out" 2>"$TMP/sig.err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q ready "$TMP/sig.out" 2>/dev/null && break; sleep 0.05; done
-kill -INT "$pid"; wait "$pid"; RC=$?
+kill -INT "$pid"; wait_bounded "$pid"; RC=$?
 expect_eq "trapped Ctrl-C: the run goes on and exits 0" 0 "$RC"
-expect_match "trapped Ctrl-C: caught as an error" "caught	interrupted" "$(cat "$TMP/sig.out")"
+expect_match "trapped Ctrl-C: caught as an error" "caught	interrupted" "$(cat "$TMP/sig.out" "$TMP/sig.err")"
 expect_match "trapped Ctrl-C: then still running" "still running" "$(cat "$TMP/sig.out")"
 
 finish
