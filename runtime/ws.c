@@ -195,7 +195,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx)
         }
         if (c->phase == PH_DNS_DONE) {
             char err[256];
-            struct lws_vhost *vh = ws_lws_vhost(c->proxy, err, sizeof err);
+            struct lws_vhost *vh = ws_lws_vhost(c->proxy, c->u.tls, err, sizeof err);
             if (!vh) { ws_conn_fail(c, "connect", "%s", err); continue; }
             ws_lws_start(c, vh);
             continue;

@@ -97,7 +97,7 @@ void ws_trace_event(ws_conn *c, const char *kind, const char *extra);
 const char *ws_proxy_shown(const ws_conn *c);
 
 struct lws_context *ws_lws_context(uv_loop_t *loop, char *err, size_t errlen);
-struct lws_vhost *ws_lws_vhost(const char *proxy, char *err, size_t errlen);
+struct lws_vhost *ws_lws_vhost(const char *proxy, int tls, char *err, size_t errlen);
 void ws_lws_start(ws_conn *c, struct lws_vhost *vh);
 /* At Lua state close: destroy the context and let lws close its handles. */
 void ws_lws_teardown(void);

@@ -17,7 +17,7 @@
 
 /* One lws context per process, on the scheduler's loop; one vhost per
  * distinct proxy (lws keeps the proxy in the vhost). */
-typedef struct ws_vh { struct ws_vh *next; char proxy[300]; struct lws_vhost *vh; } ws_vh;
+typedef struct ws_vh { struct ws_vh *next; char proxy[300]; int tls; struct lws_vhost *vh; } ws_vh;
 static struct {
     struct lws_context *ctx;
     uv_loop_t *loop;
@@ -452,7 +452,9 @@ struct lws_context *ws_lws_context(uv_loop_t *loop, char *err, size_t errlen)
     return W.ctx;
 }
 
-struct lws_vhost *ws_lws_vhost(const char *proxy, char *err, size_t errlen)
+/* One vhost per (proxy, TLS or not): only a TLS vhost loads the CA store,
+ * which costs tens of milliseconds, so ws:// never pays for it. */
+struct lws_vhost *ws_lws_vhost(const char *proxy, int tls, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
     ws_vh *v;
@@ -460,18 +462,24 @@ struct lws_vhost *ws_lws_vhost(const char *proxy, char *err, size_t errlen)
     const char *envp;
 
     for (v = W.vhosts; v; v = v->next)
-        if (!strcmp(v->proxy, proxy)) return v->vh;
+        if (!strcmp(v->proxy, proxy) && v->tls == tls) return v->vh;
     v = calloc(1, sizeof *v);
     if (!v) { snprintf(err, errlen, "out of memory"); return NULL; }
     snprintf(v->proxy, sizeof v->proxy, "%s", proxy);
+    v->tls = tls;
     snprintf(name, sizeof name, "glrun-ws-%d", W.nvh++);
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = ws_protocols;
     info.vhost_name = name;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.options = tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
     info.timeout_secs = 3600;
     info.connect_timeout_secs = 3600;
+    /* no lws keep-alive ("validity") timers: glrun's own ping and idle
+     * timers do that job, and lws 4.1 keeps its timers in one sorted list
+     * whose inserts grow with every open connection */
+    static const lws_retry_bo_t no_validity;
+    info.retry_and_idle_policy = &no_validity;
     if (*proxy) {
         info.http_proxy_address = v->proxy;
     } else if ((envp = getenv("http_proxy")) != NULL) {
@@ -500,6 +508,8 @@ void ws_lws_start(ws_conn *c, struct lws_vhost *vh)
 
     memset(&i, 0, sizeof i);
     i.context = W.ctx;
+    static const lws_retry_bo_t no_validity;
+    i.retry_and_idle_policy = &no_validity;
     i.vhost = vh;
     i.address = c->proxy[0] || !c->addr[0] ? c->u.host : c->addr;
     i.port = c->u.port;
