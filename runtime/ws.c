@@ -119,11 +119,70 @@ static int push_error(lua_State *L, ws_conn *c)
     return 2;
 }
 
+/* ---- handshakes in flight ------------------------------------------------
+ * libwebsockets 4.1 keeps every pending timeout in one sorted list, so
+ * starting thousands of handshakes at once makes each insert slower than
+ * the last. At most MAX_HANDSHAKES run at a time; the others wait their
+ * turn in order (a connect's own timeout still counts from its start). */
+#define MAX_HANDSHAKES 256
+static int hs_running;
+static ws_conn *hs_head, *hs_tail;
+
+static void hs_grant_next(void)
+{
+    while (hs_head && hs_running < MAX_HANDSHAKES) {
+        ws_conn *n = hs_head;
+        hs_head = n->hs_next;
+        if (!hs_head) hs_tail = NULL;
+        n->hs_next = NULL;
+        n->hs_waiting = 0;
+        if (n->state != ST_CONNECTING) continue;
+        n->hs_slot = 1;
+        hs_running++;
+        gl_wake(&n->w_conn);
+    }
+}
+
+/* The handshake of c is over (open, failed or closed): free its slot. */
+static void hs_release(ws_conn *c)
+{
+    if (c->hs_waiting) { /* leave the queue */
+        ws_conn **pp = &hs_head, *prev = NULL;
+        while (*pp && *pp != c) { prev = *pp; pp = &(*pp)->hs_next; }
+        if (*pp) { *pp = c->hs_next; if (hs_tail == c) hs_tail = prev; }
+        c->hs_waiting = 0;
+        c->hs_next = NULL;
+    }
+    if (c->hs_slot) {
+        c->hs_slot = 0;
+        hs_running--;
+        hs_grant_next();
+    }
+}
+
+/* Take a slot now, or queue for one. Returns 1 when c may start. */
+static int hs_acquire(ws_conn *c)
+{
+    if (c->hs_slot) return 1;
+    if (hs_running < MAX_HANDSHAKES && !hs_head) {
+        c->hs_slot = 1;
+        hs_running++;
+        return 1;
+    }
+    if (!c->hs_waiting) {
+        c->hs_waiting = 1;
+        if (hs_tail) hs_tail->hs_next = c; else hs_head = c;
+        hs_tail = c;
+    }
+    return 0;
+}
+
 /* Close the Lua side: stop timers, wake waiters, ask lws to close. */
 static void conn_close(ws_conn *c, int code, const char *reason, size_t rlen)
 {
     if (c->state == ST_CLOSED)
         return;
+    hs_release(c);
     if (c->wsi && c->state == ST_OPEN) {
         c->close_req = 1;
         c->close_req_code = code;
@@ -183,18 +242,21 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx)
     (void)status;
     for (;;) {
         if (c->state == ST_OPEN) {
+            hs_release(c);
             uv_timer_stop(&c->t_misc);
             start_misc_tick(c);
             lua_pushvalue(L, 2);
             return 1;
         }
         if (c->state != ST_CONNECTING) {
+            hs_release(c);
             int n = push_error(L, c);
             conn_close(c, 1000, "", 0);
             return n;
         }
         if (c->phase == PH_DNS_DONE) {
             char err[256];
+            if (!hs_acquire(c)) return gl_yield(L, &c->w_conn, ctx, connect_k);
             struct lws_vhost *vh = ws_lws_vhost(c->proxy, c->u.tls, err, sizeof err);
             if (!vh) { ws_conn_fail(c, "connect", "%s", err); continue; }
             ws_lws_start(c, vh);

@@ -79,6 +79,9 @@ typedef struct ws_conn {
     uv_getaddrinfo_t dns;
     uv_loop_t *loop;
     struct gl_rec *rec;    /* --record: this session */
+    int hs_slot;           /* holds one of the handshake slots */
+    int hs_waiting;        /* queued for a slot */
+    struct ws_conn *hs_next;
 } ws_conn;
 
 /* ---- ws_lws.c ---------------------------------------------------------- */

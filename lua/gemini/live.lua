@@ -709,6 +709,14 @@ function Session:receive_turn(timeout)
     if ev.type == "text" or ev.type == "output_transcription" then text[#text + 1] = ev.text
     elseif ev.type == "audio" then audio[#audio + 1] = ev.audio
     elseif ev.type == "turn_complete" then
+      if ev.reason == "reconnect" then
+        -- the connection dropped after the server had taken the turn: the
+        -- answer is incomplete and cannot be replayed; never pass it off
+        -- as a whole answer
+        return nil, errors.new("stream_cut", "Live " .. tostring(self.model)
+          .. ": the connection dropped mid-answer and the turn could not be replayed; send it again",
+          { partial = table.concat(text) })
+      end
       return table.concat(text), (#audio > 0 and table.concat(audio) or nil), ev
     end
   end

@@ -2,14 +2,7 @@
 # honoured the way curl does (HTTPS_PROXY/HTTP_PROXY, NO_PROXY).
 . "$(dirname "$0")/lib/sh.sh"
 clean_env
-command -v openssl >/dev/null || { echo "SKIPPED: openssl not installed"; exit 77; }
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/k.pem" -out "$TMP/c.pem" -days 1 -subj /CN=localhost 2>/dev/null
-openssl s_server -accept 127.0.0.1:0 -cert "$TMP/c.pem" -key "$TMP/k.pem" -www >"$TMP/ss.out" 2>&1 </dev/null &
-SS_PID=$!
-trap 'kill $SS_PID 2>/dev/null; cleanup' EXIT
-for _ in $(seq 1 100); do PORT=$(grep -o 'ACCEPT 127.0.0.1:[0-9]*' "$TMP/ss.out" | cut -d: -f2); [ -n "$PORT" ] && break; sleep 0.05; done
-[ -n "$PORT" ] || { echo "not ok - openssl s_server did not start"; exit 1; }
-TLS="https://127.0.0.1:$PORT"
+start_tls_server
 
 cat > "$TMP/tls.lua" <<'L'
 local http = require "glrun.http"

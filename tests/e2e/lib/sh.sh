@@ -6,8 +6,10 @@ failures=0
 checks=0
 TMP=$(mktemp -d)
 GLMOCK_PID=
+BG_PIDS=
 cleanup() {
   [ -n "$GLMOCK_PID" ] && kill "$GLMOCK_PID" 2>/dev/null
+  [ -n "$BG_PIDS" ] && kill $BG_PIDS 2>/dev/null
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -46,6 +48,19 @@ start_glmock() {
   done
   [ -n "$GLMOCK_URL" ] || { echo "not ok - glmock did not start"; exit 1; }
   export GLMOCK_URL
+}
+
+# start_tls_server: a self-signed HTTPS server (openssl s_server -www) on
+# loopback; sets PORT and TLS (its base URL). Skips the test without openssl.
+start_tls_server() {
+  command -v openssl >/dev/null || { echo "SKIPPED: openssl not installed"; exit 77; }
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/k.pem" -out "$TMP/c.pem" -days 1 -subj /CN=localhost 2>/dev/null
+  openssl s_server -accept 127.0.0.1:0 -cert "$TMP/c.pem" -key "$TMP/k.pem" -www >"$TMP/ss.out" 2>&1 </dev/null &
+  BG_PIDS="$BG_PIDS $!"
+  PORT=
+  for _ in $(seq 1 100); do PORT=$(grep -o 'ACCEPT 127.0.0.1:[0-9]*' "$TMP/ss.out" | cut -d: -f2); [ -n "$PORT" ] && break; sleep 0.05; done
+  [ -n "$PORT" ] || { echo "not ok - openssl s_server did not start"; exit 1; }
+  TLS="https://127.0.0.1:$PORT"
 }
 
 # a clean environment for glrun: no keys, no Vertex, no proxy
