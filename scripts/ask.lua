@@ -28,42 +28,12 @@ options:
 
 exit status: 0 answered, 1 no answer (the reason on stderr), 2 usage error]]
 
-local function usage_error(msg)
-  io.stderr:write("glrun ask: ", msg, "\nTry 'glrun ask --help'.\n")
-  os.exit(2)
-end
+local cli = require "glrun.cli"
+local function usage_error(msg) cli.usage_error("glrun ask", msg) end
 
-local opts, words = {}, {}
-do
-  local args, i = { ... }, 1
-  local takes = { ["--model"] = "model", ["--system"] = "system", ["--transport"] = "transport" }
-  local only_words = false
-  while i <= #args do
-    local a = args[i]
-    local name, val = a:match("^(%-%-[%w-]+)=(.*)$")
-    name = name or a
-    if only_words or a == "-" or a:sub(1, 1) ~= "-" then
-      words[#words + 1] = a
-    elseif a == "--" then
-      only_words = true
-    elseif name == "--help" or name == "-h" then
-      print(USAGE)
-      os.exit(0)
-    elseif name == "--json" then
-      opts.json = true
-    elseif takes[name] then
-      if not val then
-        i = i + 1
-        val = args[i]
-        if not val then usage_error("option '" .. name .. "' needs a value") end
-      end
-      opts[takes[name]] = val
-    else
-      usage_error("unknown option '" .. a .. "'")
-    end
-    i = i + 1
-  end
-end
+local opts, words = cli.parse({ ... }, { name = "glrun ask", usage = USAGE, words = true,
+  values = { ["--model"] = "model", ["--system"] = "system", ["--transport"] = "transport" },
+  flags = { ["--json"] = "json" } })
 
 local transport = opts.transport or "rest"
 if transport ~= "rest" and transport ~= "live" and transport ~= "auto" then

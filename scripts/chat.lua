@@ -50,40 +50,16 @@ Ctrl-C cancels the reply being written; the conversation goes on.]]
 -- options
 ---------------------------------------------------------------------------
 
-local function usage_error(msg)
-  io.stderr:write("glrun chat: ", msg, "\nTry 'glrun chat --help'.\n")
-  os.exit(2)
-end
+local cli = require "glrun.cli"
+local function usage_error(msg) cli.usage_error("glrun chat", msg) end
 
 local TRANSPORTS = { live = true, rest = true, auto = true }
 
-local opts = {}
-do
-  local args, i = { ... }, 1
-  local takes = { ["--model"] = "model", ["--transport"] = "transport", ["--system"] = "system",
-                  ["--load"] = "load", ["--save-on-exit"] = "save_on_exit" }
-  while i <= #args do
-    local a = args[i]
-    local name, val = a:match("^(%-%-[%w-]+)=(.*)$")
-    name = name or a
-    if name == "--help" or name == "-h" then
-      print(USAGE)
-      os.exit(0)
-    elseif takes[name] then
-      if not val then
-        i = i + 1
-        val = args[i]
-        if not val then usage_error("option '" .. name .. "' needs a value") end
-      end
-      opts[takes[name]] = val
-    else
-      usage_error("unknown argument '" .. a .. "'")
-    end
-    i = i + 1
-  end
-  if opts.transport and not TRANSPORTS[opts.transport] then
-    usage_error("--transport must be live, rest or auto, not '" .. opts.transport .. "'")
-  end
+local opts = cli.parse({ ... }, { name = "glrun chat", usage = USAGE,
+  values = { ["--model"] = "model", ["--transport"] = "transport", ["--system"] = "system",
+             ["--load"] = "load", ["--save-on-exit"] = "save_on_exit" } })
+if opts.transport and not TRANSPORTS[opts.transport] then
+  usage_error("--transport must be live, rest or auto, not '" .. opts.transport .. "'")
 end
 
 ---------------------------------------------------------------------------
