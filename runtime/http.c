@@ -494,19 +494,20 @@ static int push_google_error(lua_State *L, http_req *r, long status, const char 
     }
     lua_pushinteger(L, status);
     lua_setfield(L, e, "status");
+    push_headers(L, r); /* built once: for Retry-After and err.headers */
+    int hi = lua_gettop(L);
     double ra = gi ? retry_info(L, gi) : -1;
-    if (ra < 0 && r->resp_headers.p) {
-        push_headers(L, r);
-        lua_getfield(L, -1, "retry-after");
+    if (ra < 0) {
+        lua_getfield(L, hi, "retry-after");
         if (lua_isstring(L, -1)) ra = parse_duration(lua_tostring(L, -1));
-        lua_pop(L, 2);
+        lua_pop(L, 1);
     }
     if (ra >= 0) {
         lua_pushnumber(L, ra);
         lua_setfield(L, e, "retry_after");
     }
     if (!midstream) {
-        push_headers(L, r);
+        lua_pushvalue(L, hi);
         lua_setfield(L, e, "headers");
     } else {
         lua_pushboolean(L, 1);
@@ -612,19 +613,14 @@ static void resume(http_req *r) {
     else if (r->easy) curl_easy_pause(r->easy, CURLPAUSE_CONT);
 }
 
-static int num_field(lua_State *L, int t, const char *k, double dflt) {
-    lua_getfield(L, t, k);
-    double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
-    lua_pop(L, 1);
-    return (int)v;
-}
-
 static double dbl_field(lua_State *L, int t, const char *k, double dflt) {
     lua_getfield(L, t, k);
     double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
     lua_pop(L, 1);
     return v;
 }
+
+static int num_field(lua_State *L, int t, const char *k, double dflt) { return (int)dbl_field(L, t, k, dflt); }
 
 /* Find the recorded exchange (kept as the request's user value 2, so the
  * bytes stay alive) and start serving it. */
@@ -1074,8 +1070,12 @@ static int l_curl_version(lua_State *L) {
     return 1;
 }
 
+static const luaL_Reg http_funcs[] = {
+    {"request", l_request}, {"stream", l_stream}, {"sse", l_sse}, {"curl_version", l_curl_version}, {NULL, NULL},
+};
+
 int luaopen_glrun_http(lua_State *L) {
-    luaL_newlib(L, req_methods); /* methods table, upvalue for constructors */
+    luaL_newlib(L, req_methods);
     if (luaL_newmetatable(L, REQ_MT)) {
         lua_pushvalue(L, -2);
         lua_setfield(L, -2, "__index");
@@ -1086,17 +1086,7 @@ int luaopen_glrun_http(lua_State *L) {
         lua_pushcfunction(L, req_tostring);
         lua_setfield(L, -2, "__tostring");
     }
-    lua_pop(L, 1);
-    int methods = lua_gettop(L);
-    lua_newtable(L);
-    const char *names[] = {"request", "stream", "sse"};
-    lua_CFunction fns[] = {l_request, l_stream, l_sse};
-    for (int i = 0; i < 3; i++) {
-        lua_pushvalue(L, methods);
-        lua_pushcclosure(L, fns[i], 1);
-        lua_setfield(L, -2, names[i]);
-    }
-    lua_pushcfunction(L, l_curl_version);
-    lua_setfield(L, -2, "curl_version");
+    lua_pop(L, 2); /* the metatable keeps the methods */
+    luaL_newlib(L, http_funcs);
     return 1;
 }

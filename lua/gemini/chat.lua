@@ -507,12 +507,9 @@ end
 
 --- The whole answer as a string, or nil, err.
 function Chat:send(content)
-  local out = {}
-  local reply, err = self:_turn(content, function(t, kind) if kind == "text" then out[#out + 1] = t end end)
+  local reply, err = self:_turn(content, function() end)
   if not reply then return nil, err end
-  local text = {}
-  for _, p in ipairs(reply.parts) do if type(p.text) == "string" and not p.thought then text[#text + 1] = p.text end end
-  return table.concat(text), reply
+  return rest.parts_text(reply.parts), reply
 end
 
 --- Forget the conversation (and any Live session).

@@ -54,7 +54,11 @@ end
 --- The text of a GenerateContentResponse (first candidate, no thoughts).
 function M.text_of(resp)
   local cand = type(resp) == "table" and type(resp.candidates) == "table" and resp.candidates[1]
-  local parts = cand and type(cand.content) == "table" and cand.content.parts
+  return M.parts_text(cand and type(cand.content) == "table" and cand.content.parts)
+end
+
+--- The text of a list of parts (thoughts excluded); "" for none.
+function M.parts_text(parts)
   if type(parts) ~= "table" then return "" end
   local out = {}
   for _, p in ipairs(parts) do
