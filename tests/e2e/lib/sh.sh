@@ -78,3 +78,24 @@ finish() {
   [ "$failures" -eq 0 ] || exit 1
   exit 0
 }
+
+# start_hostile MODE [ARG...]: starts the hostile server (tests/hostile/) in
+# MODE on a free loopback port; sets HOSTILE_URL and points glrun at it
+# (GOOGLE_GEMINI_BASE_URL, a fake API key). Requests it received are logged
+# as JSON lines in $HOSTILE_LOG. Skips the test, visibly, without node.
+HOSTILE_KEY="AIzaSyHOSTILE-test-key-0123456789abcdefg"
+start_hostile() {
+  command -v node >/dev/null || { echo "SKIPPED: node not installed (the hostile server needs it)"; exit 77; }
+  export HOSTILE_LOG="$TMP/hostile.$1.log" HOSTILE_LIFETIME="${HOSTILE_LIFETIME:-200}"
+  node "$SRC/tests/hostile/server.mjs" "$@" >"$TMP/hostile.out" 2>"$TMP/hostile.err" &
+  BG_PIDS="$BG_PIDS $!"
+  HOSTILE_URL=
+  for _ in $(seq 1 200); do
+    HOSTILE_URL=$(grep -o 'http://[0-9.:]*' "$TMP/hostile.out" 2>/dev/null | head -1)
+    [ -n "$HOSTILE_URL" ] && break
+    sleep 0.05
+  done
+  [ -n "$HOSTILE_URL" ] || { echo "not ok - hostile server ($1) did not start: $(cat "$TMP/hostile.err")"; exit 1; }
+  clean_env
+  export HOSTILE_URL GOOGLE_GEMINI_BASE_URL="$HOSTILE_URL" GEMINI_API_KEY="$HOSTILE_KEY"
+}
