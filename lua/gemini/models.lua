@@ -1,10 +1,13 @@
 -- gemini.models — which models serve the Live API (bidiGenerateContent),
--- with which response modalities, and what happened to the ones that
--- stopped (PROTOCOL.md §4.1).
+-- with which response modalities and which message rules, and what
+-- happened to the ones that stopped (docs/protocol.md, "Live models",
+-- "Gemini 3 Live rules"); and the built-in model list gemini.catalog falls
+-- back on when it can neither reach models.list nor read its cache.
 --
 --   local models = require "gemini.models"
 --   models.live_models()              --> { "gemini-2.5-flash-native-audio-latest", ... }
 --   models.supports_text(id)          --> false for audio-only Live models
+--   models.live_caps(id)              --> how to talk to a Live model (below)
 --   models.explain(id)                --> why an id does not serve Live, or nil
 --   models.refresh()                  --> re-learn the Live set from models.list
 --
@@ -20,20 +23,30 @@ local M = {}
 -- "never" (was never a model id), "mock" (only glmock serves it).
 -- text: the model accepts responseModalities ["TEXT"] (otherwise a text
 -- conversation goes over AUDIO with outputAudioTranscription).
+-- rules: which Live message rules apply ("2.5" or "3", see M.rules; absent:
+-- from the model's generation, 3 and later get "3").
+-- async_functions = false: functions declared NON_BLOCKING are refused.
 M.table = {
   ["gemini-2.5-flash-native-audio-latest"] = {
-    status = "current", text = false, audio = true,
+    status = "current", text = false, audio = true, rules = "2.5",
     note = "alias of the newest native-audio Live model" },
   ["gemini-2.5-flash-native-audio-preview-12-2025"] = {
-    status = "current", text = false, audio = true },
+    status = "current", text = false, audio = true, rules = "2.5" },
   ["gemini-2.5-flash-native-audio-preview-09-2025"] = {
-    status = "current", text = false, audio = true },
+    status = "current", text = false, audio = true, rules = "2.5" },
   ["gemini-3.1-flash-live-preview"] = {
-    status = "current", text = false, audio = true,
-    note = "AUDIO only; rejects realtimeInput.mediaChunks (use audio/video/text)" },
+    status = "current", text = false, audio = true, rules = "3", async_functions = false,
+    note = "AUDIO only; clientContent only seeds the initial history; rejects realtimeInput.mediaChunks "
+      .. "(use audio/video/text)" },
+  ["gemini-3.8-live"] = {
+    status = "current", text = false, audio = true, rules = "3", family = "flash",
+    note = "the default Live API model of late 2026 (Gemini API id unconfirmed)" },
   ["gemini-live-text-test"] = {
-    status = "mock", text = true, audio = true,
-    note = "glmock's Live test model (TEXT and AUDIO)" },
+    status = "mock", text = true, audio = true, rules = "2.5",
+    note = "glmock's Live test model (TEXT and AUDIO), 2.5 rules" },
+  ["gemini-3-live-text-test"] = {
+    status = "mock", text = true, audio = true, rules = "3", async_functions = false,
+    note = "glmock's Live test model (TEXT and AUDIO) with the Gemini 3.x rules" },
 
   ["gemini-live-2.5-flash-preview"] = {
     status = "retired", retired = "2025-12-09", text = true, audio = true,
@@ -65,6 +78,57 @@ M.table = {
 }
 
 M.default_live = "gemini-2.5-flash-native-audio-latest"
+
+-- The Live message rules (models.live_caps returns one of these, merged
+-- with the model's modalities):
+-- text_input: how a user's text turn is sent: "client_content"
+--   ({"clientContent": {"turns": [...], "turnComplete": true}}) or
+--   "realtime_input" ({"realtimeInput": {"text": "..."}}, always answered).
+-- client_content: "any" (turns, history re-syncs, at any time) or
+--   "initial_only" (only to seed the history right after setupComplete,
+--   ending with turnComplete: true, which starts no model call; any later
+--   clientContent closes the session with 1007).
+-- history_seed: seeding needs setup.historyConfig =
+--   {initialHistoryInClientContent = true}; a conversation that comes back
+--   to Live opens a new session seeded with the whole history instead of
+--   adding turns to an open one.
+-- media_chunks: realtimeInput.mediaChunks is accepted (false: 1007; send
+--   realtimeInput.audio / video / text).
+M.rules = {
+  ["2.5"] = { text_input = "client_content", client_content = "any", history_seed = false, media_chunks = true },
+  ["3"] = { text_input = "realtime_input", client_content = "initial_only", history_seed = true, media_chunks = false },
+}
+
+-- Model families the id does not spell (gemini.catalog's family queries).
+M.families = {
+  ["gemini-4-argon"] = "pro",
+  ["gemini-3.8-live"] = "flash",
+}
+
+--- The generation of a model id as two numbers ("gemini-3.8-flash" -> 3, 8;
+--- "gemini-4-argon" -> 4, 0), or nil when the id does not say.
+function M.generation(model)
+  local id = M.id(model)
+  local a, b = id:match("^gemini%-(%d+)%.(%d+)")
+  if not a then a = id:match("^gemini%-(%d+)%-"); b = "0" end
+  if not a then a, b = id:match("^gemini%-%a[%a-]-%-(%d+)%.(%d+)") end   -- gemini-live-2.5-flash
+  if not a then return nil end
+  return tonumber(a), tonumber(b)
+end
+
+--- The family of a model id: "flash", "flash-lite", "pro", "embedding"
+--- (M.families first), or nil.
+function M.family(model)
+  local id = M.id(model)
+  local e = M.info(id)
+  if e and e.family then return e.family end
+  if M.families[id] then return M.families[id] end
+  if id:find("embedding", 1, true) then return "embedding" end
+  if id:find("-flash-lite", 1, true) then return "flash-lite" end
+  if id:find("-flash", 1, true) then return "flash" end
+  if id:find("-pro", 1, true) then return "pro" end
+  return nil
+end
 
 -- What models.list said, once refresh() ran: id -> true for Live models.
 M.listed = nil
@@ -182,5 +246,88 @@ function M.refresh(opts)
   M.listed_at = os.time()
   return M.live_models()
 end
+
+--- How to talk to a Live model: a table with `id`, `text_input`,
+--- `client_content`, `history_seed`, `media_chunks` (M.rules), `rules`
+--- ("2.5" or "3"), `text`/`audio` (the response modalities it accepts) and
+--- `modalities` (their list, e.g. {"audio"}), `async_functions`, `live`
+--- (true, false when the catalog lists the model without
+--- bidiGenerateContent, nil when unknown) and `source` ("table", "catalog"
+--- or "default"). The table's entry decides for the ids it knows (a
+--- fault-word suffix such as "-slow" maps to its base id); gemini.catalog's
+--- entry, when its cache or memory describes the model, says whether it is
+--- Live and which model an alias points to; any other id of generation 3
+--- or later gets the 3.x rules, older ones the 2.5 rules, audio only.
+--- Never asks the network.
+function M.live_caps(model)
+  local id = M.id(model)
+  local e, base = M.info(id)
+  local live, source = nil, e and "table" or "default"
+  if e and (e.status == "retired" or e.status == "never" or e.status == "vertex") then live = false
+  elseif e then live = true end
+  local ok, catalog = pcall(require, "gemini.catalog")
+  local ce = ok and catalog.peek(base or id)
+  if ce then
+    live = ce.has.bidiGenerateContent == true
+    if not e then
+      source = "catalog"
+      -- an alias: the rules of the model it points to, when the table knows it
+      local target = ce.alias and ce.target and ce.target ~= id and M.info(ce.target)
+      if target then e = target end
+    end
+  end
+  local rules = e and e.rules
+  if not rules then
+    local major = M.generation(ce and ce.target or id)
+    rules = (major and major >= 3) and "3" or "2.5"
+  end
+  local r = M.rules[rules]
+  local text = e ~= nil and e.text == true
+  local audio = not e or e.audio ~= false
+  local mods = {}
+  if text then mods[#mods + 1] = "text" end
+  if audio then mods[#mods + 1] = "audio" end
+  return {
+    id = id, live = live, rules = rules, source = source,
+    text_input = r.text_input, client_content = r.client_content,
+    history_seed = r.history_seed, media_chunks = r.media_chunks,
+    async_functions = not (e and e.async_functions == false),
+    text = text, audio = audio, modalities = mods,
+  }
+end
+
+-- The built-in model list (models.list shapes) gemini.catalog uses when
+-- it has neither the server's answer nor a cache: the late-2026 line-up
+-- (docs/protocol.md, "Model catalog and aliases"). Aliases name the model
+-- they point to in baseModelId (glrun's guess of the day; the server's
+-- answer replaces it whenever there is one).
+local GEN = { "generateContent", "countTokens", "createCachedContent", "batchGenerateContent" }
+local LIVE = { "countTokens", "bidiGenerateContent" }
+local function mk(id, display, input, output, methods, thinking, base)
+  return { name = "models/" .. id, baseModelId = base or id, displayName = display,
+           inputTokenLimit = input, outputTokenLimit = output,
+           supportedGenerationMethods = methods, thinking = thinking or nil }
+end
+M.builtin = {
+  mk("gemini-2.5-flash", "Gemini 2.5 Flash", 1048576, 65536, GEN, true),
+  mk("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1048576, 65536, GEN, true),
+  mk("gemini-2.5-pro", "Gemini 2.5 Pro", 1048576, 65536, GEN, true),
+  mk("gemini-3.5-flash-lite", "Gemini 3.5 Flash-Lite", 1048576, 65536, GEN, true),
+  mk("gemini-3.8-flash", "Gemini 3.8 Flash", 1048576, 65536, GEN, true),
+  mk("gemini-4-argon", "Gemini 4 Argon", 1048576, 65536, GEN, true),
+  mk("gemini-flash-latest", "Gemini Flash Latest", 1048576, 65536, GEN, true, "gemini-3.8-flash"),
+  mk("gemini-flash-lite-latest", "Gemini Flash-Lite Latest", 1048576, 65536, GEN, true, "gemini-3.5-flash-lite"),
+  mk("gemini-pro-latest", "Gemini Pro Latest", 1048576, 65536, GEN, true, "gemini-4-argon"),
+  mk("gemini-embedding-001", "Gemini Embedding 001", 2048, 1,
+     { "embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent" }),
+  mk("gemini-2.5-flash-native-audio-latest", "Gemini 2.5 Flash Native Audio Latest", 131072, 8192, LIVE, true,
+     "gemini-2.5-flash-native-audio-preview-12-2025"),
+  mk("gemini-2.5-flash-native-audio-preview-12-2025", "Gemini 2.5 Flash Native Audio Preview 12-2025",
+     131072, 8192, LIVE, true),
+  mk("gemini-2.5-flash-native-audio-preview-09-2025", "Gemini 2.5 Flash Native Audio Preview 09-2025",
+     131072, 8192, LIVE, true),
+  mk("gemini-3.1-flash-live-preview", "Gemini 3.1 Flash Live Preview", 131072, 65536, { "bidiGenerateContent" }, true),
+  mk("gemini-3.8-live", "Gemini 3.8 Live", 131072, 65536, LIVE, true),
+}
 
 return M

@@ -320,7 +320,9 @@ static void commit_header(conn_t *c)
     else if (!strcasecmp(f, "connection")) slot = &r->connection;
     else if (!strcasecmp(f, "sec-websocket-key")) slot = &r->ws_key;
     else if (!strcasecmp(f, "sec-websocket-version")) slot = &r->ws_version;
-    if (r->url && strstr(r->url, "/glmock/")) {
+    /* every header is kept for the test endpoints and the resumable
+     * upload protocol (X-Goog-Upload-*, Host: files.c) */
+    if (r->url && (strstr(r->url, "/glmock/") || strstr(r->url, "/upload/"))) {
         if (!r->headers) r->headers = json_object();
         char *lower = xstrdup(f);
         for (char *q = lower; *q; q++) if (*q >= 'A' && *q <= 'Z') *q = (char)(*q - 'A' + 'a');

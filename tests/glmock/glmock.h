@@ -212,15 +212,20 @@ json_t *err_for_status(int status, const scen_fault_t *f, const char *model);   
 const char *status_name(int status);
 
 /* ------------------------------------------------------------------ catalog.c */
+#define MODEL_MAX_METHODS 8
 typedef struct {
     const char *id;
     const char *display;
     const char *description;
     int input_limit, output_limit;
-    const char *methods[6];
+    const char *methods[MODEL_MAX_METHODS];
     bool live;          /* serves bidiGenerateContent */
     bool live_text;     /* Live model accepts responseModalities TEXT */
     bool thinking;
+    const char *version;    /* models.list "version"; NULL = "001" */
+    const char *base;       /* baseModelId; NULL = id (aliases: the model they point to) */
+    bool live3;             /* Gemini 3.x Live rules (README "Gemini 3.x Live sessions") */
+    bool no_async_tools;    /* NON_BLOCKING function declarations -> 1008 "Operation is not implemented..." */
 } model_t;
 
 extern const model_t g_models[];

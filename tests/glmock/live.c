@@ -2,7 +2,14 @@
  * the close codes of §3.8, text and audio turns, transcription, tool calls,
  * interruption, session resumption, goAway, and the per-turn faults chosen
  * by words in the user's text. Server messages are pretty JSON + "\n", one
- * per (binary) frame. */
+ * per (binary) frame.
+ *
+ * Models flagged live3 follow the Gemini 3.x rules (docs/protocol.md,
+ * "Gemini 3 Live rules"): clientContent only seeds the initial history, only
+ * with setup.historyConfig.initialHistoryInClientContent, and only until a
+ * clientContent with turnComplete; user text is realtimeInput.text; a
+ * usage-only serverContent precedes the first model turn; several parts
+ * per message. */
 #include "glmock.h"
 
 #include <math.h>
@@ -11,6 +18,7 @@
 #include <string.h>
 
 #define INVALID_ARG "Request contains an invalid argument."
+#define NOT_IMPLEMENTED "Operation is not implemented, or supported, or enabled."
 #define BIGFRAME_BYTES (8u << 20)
 
 enum {
@@ -43,12 +51,20 @@ typedef struct live {
     scen_fault_t tf;        /* scenario fault for the current turn's reply */
     bool tf_set;
     unsigned goaway_ms;     /* scenario goAway: close after this long */
+    /* Gemini 3.x rules (l->m->live3) */
+    bool seeding;           /* historyConfig given and no clientContent with turnComplete yet */
+    bool seeded;            /* some history was seeded (replies then say "(history: N turns)") */
+    int contents;           /* Content turns of the conversation so far (seeded + answered) */
+    bool usage_sent;        /* the usage-only serverContent before the first model turn */
+    json_t *held;           /* realtimeInput.text received while seeding: answered when it ends */
 } live_t;
 
 /* Resumption handles issued by this process: "h-<n>" -> conversation state. */
 typedef struct {
     int n;
     int turns, history;
+    int contents;
+    bool seeded;
 } handle_t;
 static handle_t *g_handles;
 static size_t g_nhandles, g_caphandles;
@@ -80,6 +96,8 @@ static int handle_issue(live_t *l)
     h->n = g_next_handle++;
     h->turns = l->turns_done;
     h->history = l->history_tokens;
+    h->contents = l->contents;
+    h->seeded = l->seeded;
     return h->n;
 }
 
@@ -258,30 +276,47 @@ static void emit_reply(live_t *l, const char *text, int ptok, int flags)
     if (tf_set && (tf.close_code || tf.drop)) { stop = tf; stopping = true; stop_at = (size_t)tf.after_chunks; }
     int rtok = 0;
     bool first = true;
-    for (size_t k = 0; k <= np; k++) {
-        if (stopping && (k == stop_at || k == np)) {
+    bool live3 = l->m && l->m->live3;
+    if (live3 && !l->usage_sent) {
+        /* 3.x: one serverContent holding only usageMetadata before the first model turn */
+        l->usage_sent = true;
+        send_json(l, json_pack("{s:{}, s:o}", "serverContent", "usageMetadata",
+                               usage_json(l->history_tokens + ptok, 0, l->audio, l->vertex)), 0, flags, turn);
+        first = false;
+    }
+    /* 3.x: two pieces (parts) per modelTurn message; "chunks" below are messages */
+    size_t step = live3 ? 2 : 1;
+    size_t nmsg = (np + step - 1) / step;
+    for (size_t k = 0; k <= nmsg; k++) {
+        if (stopping && (k == stop_at || k == nmsg)) {
             free(st);
             free(big);
             scen_stop(l, &stop, k ? delay : 0, turn);
             return;
         }
-        if (k == np) break;
-        size_t n = st[k + 1] - st[k];
-        char *piece = xmalloc(n + 1);
-        memcpy(piece, text + st[k], n);
-        piece[n] = 0;
-        size_t words = count_words(piece);
-        rtok += (int)words;
-        json_t *part = l->audio ? audio_part(l, words) : json_pack("{s:s}", "text", piece);
-        json_t *mt = json_pack("{s:{s:{s:[o]}}}", "serverContent", "modelTurn", "parts", part);
+        if (k == nmsg) break;
+        json_t *parts = json_array();
+        buf_t tx = {0};
+        for (size_t j = k * step; j < np && j < (k + 1) * step; j++) {
+            size_t n = st[j + 1] - st[j];
+            char *piece = xmalloc(n + 1);
+            memcpy(piece, text + st[j], n);
+            piece[n] = 0;
+            size_t words = count_words(piece);
+            rtok += (int)words;
+            json_array_append_new(parts, l->audio ? audio_part(l, words) : json_pack("{s:s}", "text", piece));
+            buf_adds(&tx, piece);
+            free(piece);
+        }
+        json_t *mt = json_pack("{s:{s:{s:o}}}", "serverContent", "modelTurn", "parts", parts);
         if (l->vertex) json_object_set_new(json_object_get(json_object_get(mt, "serverContent"), "modelTurn"),
                                            "role", json_string("model"));
         send_json(l, mt, first ? 0 : delay, flags, turn);
         first = false;
         if (l->audio && l->out_tx)
-            send_json(l, json_pack("{s:{s:{s:s}}}", "serverContent", "outputTranscription", "text", piece),
+            send_json(l, json_pack("{s:{s:{s:s}}}", "serverContent", "outputTranscription", "text", buf_cstr(&tx)),
                       0, flags, turn);
-        free(piece);
+        buf_free(&tx);
     }
     free(st);
     free(big);
@@ -291,6 +326,7 @@ static void emit_reply(live_t *l, const char *text, int ptok, int flags)
                            "usageMetadata", usage_json(total_prompt, rtok, l->audio, l->vertex)), 0, flags, turn);
     l->history_tokens += ptok + rtok;
     l->turns_done++;
+    l->contents++;          /* the model's turn */
     send_resumption_update(l, turn);
     if (tf_set && tf.go_away[0]) {
         send_json(l, json_pack("{s:{s:s}}", "goAway", "timeLeft", tf.go_away), 0, 0, 0);
@@ -339,6 +375,8 @@ static void start_turn(live_t *l, const char *text, int ptok)
         close_with(l, 1011, "Internal error encountered.");
         return;
     }
+    int before = l->contents;   /* Content turns the model sees before this input */
+    l->contents++;
     int flags = l->model_flags;
     if (contains(text, "drop")) flags |= F_DROP;
     if (contains(text, "fragment")) flags |= F_FRAGMENT;
@@ -356,17 +394,36 @@ static void start_turn(live_t *l, const char *text, int ptok)
         l->pending_id = xstrdup(id);
         l->pending_flags = flags;
         l->pending_ptok = ptok;
+        l->contents++;          /* the model's functionCall turn */
         oq_pump(l->c);
         return;
     }
     buf_t b = {0};
     buf_adds(&b, "echo: ");
     buf_adds(&b, text);
+    /* 3.x with a seeded history: the reply proves what the model saw */
+    if (l->m && l->m->live3 && l->seeded) buf_addf(&b, " (history: %d turns)", before);
     emit_reply(l, b.p, ptok, flags);
     buf_free(&b);
 }
 
 /* ------------------------------------------------------------------ client messages */
+
+/* A function declared with behavior NON_BLOCKING (asynchronous function
+ * calling), which 3.1 Flash Live does not offer. */
+static bool has_non_blocking(json_t *tools)
+{
+    size_t i, k;
+    json_t *t, *fd;
+    json_array_foreach(tools, i, t) {
+        json_t *decls = jget(t, "functionDeclarations");
+        json_array_foreach(decls, k, fd) {
+            const char *b = jstr(fd, "behavior");
+            if (b && !strcmp(b, "NON_BLOCKING")) return true;
+        }
+    }
+    return false;
+}
 
 static bool key_ok(live_t *l)
 {
@@ -433,6 +490,13 @@ static void on_setup(live_t *l, json_t *setup)
     l->in_tx = json_is_object(jget(setup, "inputAudioTranscription"));
     l->out_tx = json_is_object(jget(setup, "outputAudioTranscription"));
     l->fn_name = first_function_name(jget(setup, "tools"));
+    if (l->m->no_async_tools && has_non_blocking(jget(setup, "tools"))) {
+        /* a feature this model does not offer: not the "not found" 1008 */
+        close_with(l, 1008, NOT_IMPLEMENTED);
+        return;
+    }
+    if (l->m->live3)
+        l->seeding = jtrue(jget(setup, "historyConfig"), "initialHistoryInClientContent");
     json_t *sr = jget(setup, "sessionResumption");
     if (json_is_object(sr)) {
         l->resumption = true;
@@ -442,6 +506,8 @@ static void on_setup(live_t *l, json_t *setup)
             if (!rec) { close_with(l, 1007, INVALID_ARG); return; }
             l->turns_done = rec->turns;
             l->history_tokens = rec->history;
+            l->contents = rec->contents;
+            l->seeded = rec->seeded;
             LOG("conn %llu: resumed %s (%d turns)", (unsigned long long)l->c->id, h, rec->turns);
         }
     }
@@ -467,8 +533,49 @@ static void on_setup(live_t *l, json_t *setup)
     }
 }
 
+static void on_realtime(live_t *l, json_t *ri);
+
+/* 3.x: clientContent only seeds the initial history (no model call), and
+ * only while the window historyConfig opened is open; anything else is the
+ * 1007 the real service sends, with its generic reason. */
+static void on_client_content3(live_t *l, json_t *cc)
+{
+    if (!l->seeding) {
+        LOG("conn %llu: clientContent on a 3.x Live model outside the initial history: 1007",
+            (unsigned long long)l->c->id);
+        close_with(l, 1007, INVALID_ARG);
+        return;
+    }
+    json_t *turns = jget(cc, "turns");
+    size_t n = json_is_array(turns) ? json_array_size(turns) : json_object_size(turns) ? 1 : 0;
+    l->history_tokens += content_tokens(turns);
+    l->contents += (int)n;
+    if (n) l->seeded = true;
+    if (!jtrue(cc, "turnComplete")) return;
+    l->seeding = false;
+    LOG("conn %llu: initial history seeded (%d turns)", (unsigned long long)l->c->id, l->contents);
+    /* text that arrived while the window was open is answered now */
+    conn_t *c = l->c;
+    json_t *held = l->held;
+    l->held = NULL;
+    size_t i;
+    json_t *t;
+    json_array_foreach(held, i, t) {
+        /* a turn may close the connection (and free l) */
+        if (c->closing || c->ws_close_sent || c->live != l) break;
+        json_t *ri = json_pack("{s:O}", "text", t);
+        on_realtime(l, ri);
+        json_decref(ri);
+    }
+    json_decref(held);
+}
+
 static void on_client_content(live_t *l, json_t *cc)
 {
+    if (l->m && l->m->live3) {
+        on_client_content3(l, cc);
+        return;
+    }
     json_t *turns = jget(cc, "turns");
     int ptok = content_tokens(turns);
     if (!jtrue(cc, "turnComplete")) {
@@ -515,8 +622,14 @@ static void audio_turn(live_t *l)
 static void on_realtime(live_t *l, json_t *ri)
 {
     json_t *v;
+    if (l->seeding && jstr(ri, "text")) {
+        /* the server processes the initial history first */
+        if (!l->held) l->held = json_array();
+        json_array_append_new(l->held, json_string(jstr(ri, "text")));
+        return;
+    }
     if ((v = jget(ri, "mediaChunks"))) {
-        if (l->m && !strncmp(l->m->id, "gemini-3.1", 10)) {
+        if (l->m && l->m->live3) {
             close_with(l, 1007, "realtime_input.media_chunks is deprecated. Use audio, video, or text instead.");
             return;
         }
@@ -566,6 +679,7 @@ static void on_tool_response(live_t *l, json_t *tr)
     }
     free(l->pending_id);
     l->pending_id = NULL;
+    l->contents++;              /* the functionResponse turn */
     emit_reply(l, b.p, l->pending_ptok, l->pending_flags);
     buf_free(&b);
 }
@@ -619,5 +733,6 @@ void live_free(struct live *l)
     free(l->model);
     free(l->fn_name);
     free(l->pending_id);
+    json_decref(l->held);
     free(l);
 }

@@ -22,6 +22,7 @@ const opt = (n, d) => (process.argv.find((a) => a.startsWith(`--${n}=`)) || `=${
 const only = opt('only', '') ? new Set(opt('only', '').split(',')) : null;
 const apiVersion = opt('api-version', 'v1beta');
 const LIVE_MODEL = 'gemini-live-text-test';
+const LIVE3_MODEL = 'gemini-3-live-text-test';   // glmock's TEXT twin of the 3.x Live models
 const client = (apiKey = 'fidelity-key') => new GoogleGenAI({ apiKey, httpOptions: { baseUrl: base, apiVersion } });
 const ai = client();
 
@@ -168,7 +169,105 @@ const checks = {
     } catch (e) { seen = String(e?.message || e); }
     assert(/\b1008\b/.test(seen) && /not found|not supported/i.test(seen), `expected a 1008 close naming the model, got ${seen}`);
   },
+  // Gemini 3.x Live rules (tests/glmock/README.md, "Gemini 3.x Live sessions"),
+  // on glmock's TEXT twin of the 3.x Live models. wireTap() sees (and may
+  // rewrite) every message the SDK sends.
+  'live3.realtime-text': async () => {
+    const tap = wireTap();
+    try {
+      const l = await live(LIVE3_MODEL);
+      l.session.sendRealtimeInput({ text: 'three point x fidelity words here' });
+      let first = await l.next();
+      if (first.setupComplete) first = await l.next();
+      assert(first.serverContent && !first.serverContent.modelTurn && first.usageMetadata,
+        `a usage-only serverContent comes first, got ${JSON.stringify(first)}`);
+      let text = '', maxParts = 0;
+      for (;;) {
+        const m = await l.next();
+        if (m.closed) throw new Error(`closed: ${JSON.stringify(m.closed)}`);
+        const parts = m.serverContent?.modelTurn?.parts || [];
+        maxParts = Math.max(maxParts, parts.length);
+        for (const p of parts) text += p.text ?? '';
+        if (m.serverContent?.turnComplete) break;
+      }
+      assert(text === 'echo: three point x fidelity words here', `text was ${JSON.stringify(text)}`);
+      assert(maxParts >= 2, `several parts in one message expected, at most ${maxParts}`);
+      assert(tap.sent.some((m) => m.realtimeInput?.text === 'three point x fidelity words here'),
+        'the SDK did not send realtimeInput.text');
+      l.session.close();
+    } finally { tap.restore(); }
+  },
+  // @google/genai 3.3.0 types LiveConnectConfig.historyConfig but its Gemini
+  // API converter (liveConnectConfigToMldev) does not copy it into the
+  // setup, so seeding with sendClientContent meets the 1007 a setup without
+  // historyConfig gets. This check fails when a newer SDK sends it.
+  'live3.sdk-drops-historyConfig': async () => {
+    const tap = wireTap();
+    try {
+      const l = await live(LIVE3_MODEL, { historyConfig: { initialHistoryInClientContent: true } });
+      const setup = tap.sent.find((m) => m.setup)?.setup;
+      assert(setup && !setup.historyConfig, `setup ${JSON.stringify(setup)}`);
+      l.session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'seed' }] }], turnComplete: true });
+      let m = await l.next();
+      if (m.setupComplete) m = await l.next();
+      assert(m.closed?.code === 1007 && /invalid argument/i.test(m.closed.reason || ''),
+        `expected close 1007, got ${JSON.stringify(m)}`);
+    } finally { tap.restore(); }
+  },
+  // What python-genai sends (it maps history_config): the setup with
+  // historyConfig (added on the wire here), seeding with sendClientContent,
+  // then the conversation with sendRealtimeInput.
+  'live3.seeded-history': async () => {
+    const tap = wireTap((m) => (m.setup ? { setup: { ...m.setup, historyConfig: { initialHistoryInClientContent: true } } } : m));
+    try {
+      const l = await live(LIVE3_MODEL);
+      const sc = await l.next();
+      assert(sc.setupComplete, `setupComplete expected, got ${JSON.stringify(sc)}`);
+      l.session.sendClientContent({ turns: [
+        { role: 'user', parts: [{ text: 'my name is Ada' }] },
+        { role: 'model', parts: [{ text: 'Hello Ada' }] }], turnComplete: true });
+      let early = null;
+      try { early = await l.next(300); } catch { /* nothing within 300 ms: no model call */ }
+      assert(early === null, `seeding triggered ${JSON.stringify(early)}`);
+      l.session.sendRealtimeInput({ text: 'what is my name' });
+      const t = await l.turn();
+      assert(t.text === 'echo: what is my name (history: 2 turns)', `text was ${JSON.stringify(t.text)}`);
+      l.session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'late' }] }], turnComplete: true });
+      const m = await l.next();
+      assert(m.closed?.code === 1007, `clientContent after the initial history: ${JSON.stringify(m)}`);
+    } finally { tap.restore(); }
+  },
+  'live3.not-implemented-1008': async () => {
+    let seen;
+    try {
+      const l = await live('gemini-3.1-flash-live-preview', { responseModalities: [Modality.AUDIO],
+        tools: [{ functionDeclarations: [{ name: 'lookup', description: 'async lookup', behavior: 'NON_BLOCKING' }] }] });
+      const m = await l.next();
+      seen = m.closed ? `code ${m.closed.code} ${m.closed.reason || ''}` : JSON.stringify(m);
+    } catch (e) { seen = String(e?.message || e); }
+    assert(/\b1008\b/.test(seen) && /Operation is not implemented, or supported, or enabled/.test(seen),
+      `expected 1008 "Operation is not implemented...", got ${seen}`);
+  },
 };
+
+// Every message the SDK sends over its WebSocket (the `ws` package it
+// imports), decoded; `rewrite` may return a replacement message.
+function wireTap(rewrite) {
+  const WS = require('ws');
+  const orig = WS.prototype.send;
+  const sent = [];
+  WS.prototype.send = function send(data, ...rest) {
+    if (typeof data === 'string') {
+      try {
+        let m = JSON.parse(data);
+        if (rewrite) { m = rewrite(m) || m; data = JSON.stringify(m); }
+        sent.push(m);
+      } catch { /* not JSON: sent as is */ }
+    }
+    return orig.call(this, data, ...rest);
+  };
+  return { sent, restore: () => { WS.prototype.send = orig; } };
+}
 
 let passed = 0, failed = 0;
 for (const [name, fn] of Object.entries(checks)) {
