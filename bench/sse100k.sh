@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# bench/sse100k.sh — the 100,000-event SSE replay: whole processes reading one
+# 27 MB streamGenerateContent response served from a file, against curl.
+#
+#   bench/sse100k.sh                     table: median wall of 7 runs each
+#   bench/sse100k.sh --runs N            N runs each (interleaved)
+#   bench/sse100k.sh --build DIR         glrun from DIR (default $GLRUN_BUILD, else build/)
+#   bench/sse100k.sh --glrun PATH        this glrun binary
+#   bench/sse100k.sh --before PATH       also an older glrun binary (two more rows, same runs)
+#   bench/sse100k.sh --kv                one key=value line instead of the table (for bench/run)
+#   bench/sse100k.sh --events N          another event count (default 100000)
+#
+# The replay file is generated here (awk): one-line JSON events of ~270 bytes
+# shaped like the real service's (candidates[0].content.parts[0].text with
+# plain words, a newline escape every 10th event, UTF-8 text every 7th;
+# usageMetadata counting up; modelVersion; responseId), each "data: ...\r\n\r\n",
+# the last with finishReason "STOP". bench/sse_replay_server.c (compiled
+# here with cc) serves it to any request with sendfile.
+#
+# The clients, each a whole process timed from outside (start-up included):
+#   curl -o /dev/null                       the wire
+#   glrun bench/sse.lua sse ...             glrun.http.sse, reading every ev.json's text
+#   glrun bench/sse.lua rest ...            gemini.rest.stream, reading every chunk's .text
+#   node bench/sdk.mjs sse ...              @google/genai generateContentStream, every chunk.text
+# Each run checks the event count (glrun, SDK) or the byte count (curl).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+here="$root/bench"
+RUNS=7 B=${GLRUN_BUILD:-$root/build} G="" KV=0 EVENTS=100000 OLD=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) RUNS=$2; shift ;;
+    --build) B=$2; shift ;;
+    --glrun) G=$2; shift ;;
+    --before) OLD=$2; shift ;;
+    --kv) KV=1 ;;
+    --events) EVENTS=$2; shift ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    *) echo "bench/sse100k.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+G=${G:-$B/glrun}
+[ -x "$G" ] || { echo "bench/sse100k.sh: no glrun at $G (build first)" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+SRV=""
+cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- the replay file
+awk -v n="$EVENTS" 'BEGIN {
+  split("the of and a to in is that it for on was with as by at from this be or an are which not have can its one all their more has but also its time these when two first other may some into such only over new most used after each", w, " ")
+  nw = length(w); prompt = 9; cand = 0
+  for (i = 1; i <= n; i++) {
+    t = ""
+    for (k = 0; k < 4; k++) t = t (k ? " " : "") w[(i * 7 + k * 13) % nw + 1]
+    if (i % 7 == 0) t = t " café naïve — déjà"
+    if (i % 10 == 0) t = t ".\\n\\n"; else t = t " "
+    cand += 3; fin = (i == n) ? ",\"finishReason\": \"STOP\"" : ""
+    printf "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"%s\"}],\"role\": \"model\"}%s,\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": %d,\"candidatesTokenCount\": %d,\"totalTokenCount\": %d},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"Xk9lZcWmNqbD7M8Psw\"}\r\n\r\n", t, fin, prompt, cand, prompt + cand
+  }
+}' >"$tmp/replay.sse"
+BYTES=$(stat -c %s "$tmp/replay.sse")
+echo '{"contents":[{"role":"user","parts":[{"text":"Write a long story."}]}]}' >"$tmp/body.json"
+
+# ---------------------------------------------------------------- the server
+cc -O2 -o "$tmp/sse_replay_server" "$here/sse_replay_server.c"
+"$tmp/sse_replay_server" "$tmp/replay.sse" >"$tmp/url" &
+SRV=$!
+for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.05; done
+URL=$(head -1 "$tmp/url")
+[ -n "$URL" ] || { echo "bench/sse100k.sh: the replay server did not start" >&2; exit 1; }
+export GEMINI_API_KEY=bench-key GOOGLE_GEMINI_BASE_URL=$URL NO_PROXY=127.0.0.1,localhost
+unset GLRUN_MOCK HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
+MODEL=gemini-2.5-flash
+SSEURL="$URL/v1beta/models/$MODEL:streamGenerateContent?alt=sse"
+
+SDK=0
+[ -f "$here/node_modules/@google/genai/package.json" ] && command -v node >/dev/null && SDK=1
+
+C=(curl -s -o /dev/null -w '%{size_download}' -H "x-goog-api-key: $GEMINI_API_KEY" -H "Content-Type: application/json" --data-binary @"$tmp/body.json" "$SSEURL")
+GS=("$G" "$here/sse.lua" sse "$tmp/body.json" 1 "$MODEL")
+GR=("$G" "$here/sse.lua" rest "$tmp/body.json" 1 "$MODEL")
+S=(node "$here/sdk.mjs" sse "$tmp/body.json" 1 "$MODEL")
+OS=("$OLD" "$here/sse.lua" sse "$tmp/body.json" 1 "$MODEL")
+OR=("$OLD" "$here/sse.lua" rest "$tmp/body.json" 1 "$MODEL")
+
+kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+calc() { awk "BEGIN {printf \"%.${2:-3}f\", $1}"; }
+# run WHAT CMD... -> wall seconds; checks what the process saw
+run() {
+  local what=$1; shift
+  local a=$EPOCHREALTIME out b
+  out=$("$@" 2>"$tmp/err") || { echo "bench/sse100k.sh: $what failed: $(tail -3 "$tmp/err")" >&2; exit 1; }
+  b=$EPOCHREALTIME
+  if [ "$what" = curl ]; then
+    [ "$out" = "$BYTES" ] || { echo "bench/sse100k.sh: curl got $out bytes, not $BYTES" >&2; exit 1; }
+  else
+    [ "$(kv events "$out")" = "$EVENTS" ] || { echo "bench/sse100k.sh: $what saw $(kv events "$out") events, not $EVENTS" >&2; exit 1; }
+  fi
+  calc "$b-$a" 4
+}
+
+echo "sse100k: $EVENTS events, $BYTES bytes at $URL; glrun $G; $RUNS runs each" >&2
+for _ in 1 2; do run curl "${C[@]}" >/dev/null; run sse "${GS[@]}" >/dev/null; done   # warm caches
+tc=() ts=() tr=() tn=() tos=() tor=()
+for i in $(seq "$RUNS"); do   # interleaved, so drift hits every client alike
+  tc+=("$(run curl "${C[@]}")")
+  ts+=("$(run sse "${GS[@]}")")
+  tr+=("$(run rest "${GR[@]}")")
+  [ -n "$OLD" ] && { tos+=("$(run sse "${OS[@]}")"); tor+=("$(run rest "${OR[@]}")"); }
+  [ $SDK = 1 ] && tn+=("$(run sdk "${S[@]}")")
+  echo "  run $i: curl ${tc[-1]} sse ${ts[-1]} rest ${tr[-1]} sdk ${tn[-1]:-n/a}${OLD:+ before: sse ${tos[-1]} rest ${tor[-1]}}" >&2
+done
+mc=$(printf '%s\n' "${tc[@]}" | median); ms=$(printf '%s\n' "${ts[@]}" | median); mr=$(printf '%s\n' "${tr[@]}" | median)
+mn=n/a; [ $SDK = 1 ] && mn=$(printf '%s\n' "${tn[@]}" | median)
+mos=n/a mor=n/a; [ -n "$OLD" ] && { mos=$(printf '%s\n' "${tos[@]}" | median); mor=$(printf '%s\n' "${tor[@]}" | median); }
+
+if [ $KV = 1 ]; then
+  echo "events=$EVENTS bytes=$BYTES runs=$RUNS curl_s=$mc sse_s=$ms rest_s=$mr sdk_s=$mn${OLD:+ before_sse_s=$mos before_rest_s=$mor}"
+  exit 0
+fi
+x() { [[ $1 =~ ^[0-9.]+$ ]] && calc "$1/$mc" 2 | sed 's/$/x/' || echo n/a; }
+echo
+echo "SSE replay: $EVENTS events, $(calc "$BYTES/1e6" 1) MB, one response; whole process, median wall of $RUNS runs"
+printf '%-52s %9s %9s\n' "client" "wall s" "vs curl"
+printf '%-52s %9s %9s\n' "curl -o /dev/null (the wire)" "$mc" "1.00x"
+printf '%-52s %9s %9s\n' "glrun, glrun.http.sse, reading ev.json" "$ms" "$(x "$ms")"
+printf '%-52s %9s %9s\n' "glrun, gemini.rest.stream, reading .text" "$mr" "$(x "$mr")"
+printf '%-52s %9s %9s\n' "official JS SDK, generateContentStream" "$mn" "$(x "$mn")"
+if [ -n "$OLD" ]; then
+  printf '%-52s %9s %9s\n' "before: glrun.http.sse, reading ev.json" "$mos" "$(x "$mos")"
+  printf '%-52s %9s %9s\n' "before: gemini.rest.stream, reading .text" "$mor" "$(x "$mor")"
+  echo "(before = $OLD)"
+fi
+echo
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1); $(date -u '+%F %H:%M UTC')"
+echo "versions: $("$G" -v 2>&1 | head -1 | sed 's/ OpenSSL.*/)/'), node $(node --version 2>/dev/null || echo n/a), $(curl --version | head -1 | cut -d' ' -f1-2)"
