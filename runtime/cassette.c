@@ -8,6 +8,10 @@
  *    "result":curl code,"error":msg}
  * times relative to the start of the exchange; secrets redacted (so a
  * cassette can be shared). Bytes that are not UTF-8 are stored as "b64".
+ * The bytes are kept as they came until the exchange ends, then redacted
+ * before they are encoded: an HTTP response as one stream (a secret split
+ * between two network reads is replaced in the first, the events keeping
+ * their times), a WebSocket message as itself.
  *
  * Replaying: the cassette is loaded by lua/glrun/cassette.lua; the
  * transports ask it for the exchange matching a request (method, URL path
@@ -27,13 +31,22 @@ static char *record_dir;
 static int record_seq;
 static int replaying;
 
+struct rec_ev {
+    double t;
+    int dir;            /* 0 send, 1 recv */
+    char type[8];       /* "text", "binary" or "" */
+    size_t end;         /* where its bytes end in raw[dir] */
+};
+
 struct gl_rec {
     uint64_t t0;
     gl_buf extra;  /* ,"key":"value" ... */
     char kind[16];
     gl_buf head;   /* "request":{...} */
     gl_buf resp;   /* "response":{...} */
-    gl_buf events; /* [...] items */
+    gl_buf raw[2]; /* the bytes of every event, as they came, per direction */
+    struct rec_ev *ev;
+    size_t nev, capev;
 };
 
 int gl_cassette_record_to(const char *dir) {
@@ -68,7 +81,7 @@ static int valid_utf8(const unsigned char *s, size_t n) {
 
 #include <openssl/evp.h>
 
-/* "data":"..." or "b64":"..." */
+/* "data":"..." or "b64":"..." of bytes already redacted */
 static void add_bytes(gl_buf *b, const char *p, size_t len) {
     if (valid_utf8((const unsigned char *)p, len)) {
         gl_buf_adds(b, "\"data\":");
@@ -83,6 +96,14 @@ static void add_bytes(gl_buf *b, const char *p, size_t len) {
     gl_buf_add(b, enc, (size_t)n);
     gl_buf_adds(b, "\"");
     free(enc);
+}
+
+/* A JSON string of s, redacted before it is encoded. */
+static void add_redacted_str(gl_buf *b, const char *s) {
+    size_t n;
+    char *red = gl_redact(s, strlen(s), &n);
+    gl_buf_json_str(b, red, n);
+    free(red);
 }
 
 gl_rec *gl_rec_begin(const char *kind, const char *method, const char *url, const char *headers_json,
@@ -100,8 +121,11 @@ gl_rec *gl_rec_begin(const char *kind, const char *method, const char *url, cons
     if (headers_json) gl_buf_adds(&r->head, headers_json);
     gl_buf_adds(&r->head, "]");
     if (body) {
+        size_t n;
+        char *red = gl_redact(body, body_len, &n);
         gl_buf_adds(&r->head, ",");
-        add_bytes(&r->head, body, body_len);
+        add_bytes(&r->head, red, n);
+        free(red);
     }
     gl_buf_adds(&r->head, "}");
     return r;
@@ -113,7 +137,10 @@ void gl_rec_response(gl_rec *r, long status, const char *headers, size_t len) {
     r->resp.len = 0;
     snprintf(s, sizeof s, "\"response\":{\"status\":%ld,\"headers\":", status);
     gl_buf_adds(&r->resp, s);
-    gl_buf_json_str(&r->resp, headers ? headers : "", headers ? len : 0);
+    size_t n;
+    char *red = gl_redact(headers ? headers : "", headers ? len : 0, &n);
+    gl_buf_json_str(&r->resp, red, n);
+    free(red);
     char t[48];
     snprintf(t, sizeof t, ",\"t\":%.6f}", (uv_hrtime() - r->t0) / 1e9);
     gl_buf_adds(&r->resp, t);
@@ -121,17 +148,68 @@ void gl_rec_response(gl_rec *r, long status, const char *headers, size_t len) {
 
 void gl_rec_event(gl_rec *r, const char *dir, const char *type, const char *p, size_t len) {
     if (!r) return;
-    char s[96];
-    snprintf(s, sizeof s, "%s{\"t\":%.6f,\"dir\":\"%s\"", r->events.len ? ",\n" : "", (uv_hrtime() - r->t0) / 1e9,
-             dir);
-    gl_buf_adds(&r->events, s);
-    if (type) {
-        gl_buf_adds(&r->events, ",\"type\":");
-        gl_buf_json_str(&r->events, type, strlen(type));
+    if (r->nev == r->capev) {
+        size_t cap = r->capev ? r->capev * 2 : 16;
+        struct rec_ev *ev = realloc(r->ev, cap * sizeof *ev);
+        if (!ev) abort();
+        r->ev = ev;
+        r->capev = cap;
     }
-    gl_buf_adds(&r->events, ",");
-    add_bytes(&r->events, p, len);
-    gl_buf_adds(&r->events, "}");
+    struct rec_ev *e = &r->ev[r->nev++];
+    e->t = (uv_hrtime() - r->t0) / 1e9;
+    e->dir = strcmp(dir, "send") == 0 ? 0 : 1;
+    snprintf(e->type, sizeof e->type, "%s", type ? type : "");
+    gl_buf_add(&r->raw[e->dir], p, len);
+    e->end = r->raw[e->dir].len;
+}
+
+/* The events, each one's bytes redacted before they are encoded. */
+static void add_events(gl_buf *b, gl_rec *r) {
+    int per_message = strcmp(r->kind, "ws") == 0;
+    char *red[2] = {NULL, NULL};
+    size_t *cut[2] = {NULL, NULL};
+    if (!per_message) {
+        for (int d = 0; d < 2; d++) {
+            size_t n = 0, k = 0;
+            for (size_t i = 0; i < r->nev; i++) n += r->ev[i].dir == d;
+            size_t *in = malloc((n + 1) * sizeof *in);
+            cut[d] = malloc((n + 1) * sizeof *cut[d]);
+            if (!in || !cut[d]) abort();
+            for (size_t i = 0; i < r->nev; i++)
+                if (r->ev[i].dir == d) in[k++] = r->ev[i].end;
+            red[d] = gl_redact_cuts(r->raw[d].p ? r->raw[d].p : "", r->raw[d].len, in, cut[d], n, NULL);
+            free(in);
+        }
+    }
+    size_t k[2] = {0, 0}, start[2] = {0, 0};
+    for (size_t i = 0; i < r->nev; i++) {
+        struct rec_ev *e = &r->ev[i];
+        int d = e->dir;
+        char s[96];
+        snprintf(s, sizeof s, "%s{\"t\":%.6f,\"dir\":\"%s\"", i ? ",\n" : "", e->t, d ? "recv" : "send");
+        gl_buf_adds(b, s);
+        if (e->type[0]) {
+            gl_buf_adds(b, ",\"type\":");
+            gl_buf_json_str(b, e->type, strlen(e->type));
+        }
+        gl_buf_adds(b, ",");
+        if (per_message) {
+            size_t n;
+            char *m = gl_redact(r->raw[d].p + start[d], e->end - start[d], &n);
+            add_bytes(b, m, n);
+            free(m);
+            start[d] = e->end;
+        } else {
+            size_t to = cut[d][k[d]++];
+            add_bytes(b, red[d] + start[d], to - start[d]);
+            start[d] = to;
+        }
+        gl_buf_adds(b, "}");
+    }
+    for (int d = 0; d < 2; d++) {
+        free(red[d]);
+        free(cut[d]);
+    }
 }
 
 void gl_rec_field(gl_rec *r, const char *key, const char *value) {
@@ -139,7 +217,7 @@ void gl_rec_field(gl_rec *r, const char *key, const char *value) {
     gl_buf_adds(&r->extra, ",");
     gl_buf_json_str(&r->extra, key, strlen(key));
     gl_buf_adds(&r->extra, ":");
-    gl_buf_json_str(&r->extra, value, strlen(value));
+    add_redacted_str(&r->extra, value);
 }
 
 void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const char *reason) {
@@ -154,7 +232,7 @@ void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const 
         gl_buf_add(&b, r->resp.p, r->resp.len);
     }
     gl_buf_adds(&b, ",\"events\":[\n");
-    if (r->events.len) gl_buf_add(&b, r->events.p, r->events.len);
+    add_events(&b, r);
     char s[128];
     snprintf(s, sizeof s, "],\"result\":%d,\"t\":%.6f", result, (uv_hrtime() - r->t0) / 1e9);
     gl_buf_adds(&b, s);
@@ -164,11 +242,11 @@ void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const 
     }
     if (reason) {
         gl_buf_adds(&b, ",\"reason\":");
-        gl_buf_json_str(&b, reason, strlen(reason));
+        add_redacted_str(&b, reason);
     }
     if (error) {
         gl_buf_adds(&b, ",\"error\":");
-        gl_buf_json_str(&b, error, strlen(error));
+        add_redacted_str(&b, error);
     }
     if (r->extra.len) gl_buf_add(&b, r->extra.p, r->extra.len);
     gl_buf_adds(&b, "}\n");
@@ -187,7 +265,9 @@ void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const 
     gl_buf_free(&b);
     gl_buf_free(&r->head);
     gl_buf_free(&r->resp);
-    gl_buf_free(&r->events);
+    gl_buf_free(&r->raw[0]);
+    gl_buf_free(&r->raw[1]);
+    free(r->ev);
     gl_buf_free(&r->extra);
     free(r);
 }

@@ -74,6 +74,18 @@ void gl_secret_add(const char *secret, size_t len);
  * string the caller frees. */
 char *gl_redact(const char *s, size_t len, size_t *outlen);
 
+/* Redact every string of the Lua value at idx in place (a table's values
+ * and keys, nested tables too): what a server sent, at the point it enters
+ * glrun. Returns how many strings changed. */
+int gl_redact_value(lua_State *L, int idx);
+
+/* Redact s as one stream whose pieces end at the input offsets cuts[0..n)
+ * (increasing); out_cuts receives where each piece ends in the result. A
+ * secret split between two pieces is replaced in the piece where it
+ * starts. Returns a malloc'd string the caller frees. */
+char *gl_redact_cuts(const char *s, size_t len, const size_t *cuts, size_t *out_cuts, size_t ncuts,
+                     size_t *outlen);
+
 /* ---- logging and trace ----------------------------------------------- */
 
 enum { GL_LOG_ERROR = 0, GL_LOG_WARN, GL_LOG_INFO, GL_LOG_DEBUG, GL_LOG_TRACE };
@@ -94,10 +106,27 @@ void gl_buf_adds(gl_buf *b, const char *s);
 void gl_buf_json_str(gl_buf *b, const char *s, size_t len);
 void gl_buf_free(gl_buf *b);
 
-/* ---- JSON (lua-cjson, preloaded as "cjson") --------------------------- */
+/* A stream redacted as it arrives (network reads): what is written is what
+ * redacting the whole stream would give, each piece as soon as it is safe;
+ * the last bytes of a piece, which may begin a secret the next piece
+ * completes, wait for it. Zero-initialise; feed each piece; finish at the
+ * end (writes the rest) or free. */
+typedef struct gl_redstream { gl_buf held; int in_value, prev; } gl_redstream;
+void gl_redstream_feed(gl_redstream *rs, const char *p, size_t len, gl_buf *out);
+void gl_redstream_finish(gl_redstream *rs, gl_buf *out);
+void gl_redstream_free(gl_redstream *rs);
 
-/* Decode s into a Lua value pushed on the stack; on malformed JSON push
- * nothing, return 0 and write a one-line description to err. */
+/* A trace record of one piece of a stream: {kind, <fields_json>, "data":
+ * the piece, redacted through rs before it is encoded}. gl_trace_data_end
+ * writes what rs still holds (if anything) as a last record and frees rs. */
+void gl_trace_data(gl_redstream *rs, const char *kind, const char *fields_json, const char *p, size_t len);
+void gl_trace_data_end(gl_redstream *rs, const char *kind, const char *fields_json);
+
+/* ---- JSON (jsondec.h; lua-cjson stays preloaded as "cjson") ---------- */
+
+/* Decode s into a Lua value pushed on the stack (integers as integers, null
+ * as cjson.null); on malformed JSON push nothing, return 0 and write a
+ * one-line description to err. */
 int gl_json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen);
 
 /* ---- module openers -------------------------------------------------- */

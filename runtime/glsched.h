@@ -7,8 +7,9 @@ void gl_sched_init(lua_State *L, uv_loop_t *loop);
 gl_task *gl_task_spawn(lua_State *L, int nargs); /* fn + nargs on stack -> pushes task */
 int gl_sched_run(void);               /* 0, or -1 on deadlock */
 int gl_sched_live(void);
-int gl_sched_interrupted(void);
-int gl_sched_report_failures(lua_State *L, int main_ok);
+int gl_sched_interrupted(void);     /* the run stops: untrapped Ctrl-C, SIGTERM, SIGHUP */
+int gl_sched_stop_signal(void);     /* SIGTERM or SIGHUP when one stopped the run, else 0 */
+int gl_sched_report_failures(lua_State *L, int *cancelled);
 gl_task *gl_task_from(lua_State *L, int idx);
 int gl_task_failed(gl_task *t);
 lua_State *gl_task_thread(gl_task *t);

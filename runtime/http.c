@@ -2,9 +2,15 @@
  * http.c — HTTP for Lua tasks: libcurl multi driven by the libuv loop
  * (the shape of curl's docs/examples/multi-uv.c).
  *
- *   http.request{method, url, headers, body, timeout} -> res | nil, err
+ *   http.request{method, url, headers, body, timeout, deadline} -> res | nil, err
  *   http.stream{...}  -> iterator of body chunks        | nil, err
  *   http.sse{...}     -> iterator of events              | nil, err
+ *
+ * timeout: seconds without a byte from the server (an idle timeout, the
+ * same for every mode); deadline: seconds for the whole request, bytes
+ * arriving or not. A 3xx is an error (kind "http", field redirect): curl
+ * never follows redirects, since an API call that is redirected reached a
+ * proxy or a portal, not the API.
  *
  * stream/sse wait for the response headers: an HTTP error status or a
  * connection failure is returned as nil, err; afterwards the iterator
@@ -59,12 +65,16 @@ typedef struct http_req {
     unsigned long events;  /* delivered to Lua */
     int decode;
     gl_waiter waiter;
-    uv_timer_t *timer;     /* idle timeout while a consumer waits */
-    double timeout;
-    int timed_out;
+    uv_timer_t *timer;     /* idle timeout and deadline while a consumer waits */
+    double timeout;        /* idle: seconds without a byte */
+    double deadline;       /* seconds for the whole request (0: none) */
+    uint64_t t_start, t_rx, t_wait; /* loop ms: start, last byte, wait began */
+    curl_off_t ul_seen;    /* bytes sent: upload progress counts as activity */
+    int timed_out;         /* 1 idle, 2 deadline */
     char method[16];
     char *url;             /* redacted, for messages */
     gl_rec *rec;           /* --record: this exchange */
+    gl_redstream trace_rs; /* --trace: the body, redacted as one stream */
     /* --replay: the recorded exchange served instead of the network */
     struct play_ev { double t; const char *p; size_t len; } *play;
     size_t play_n, play_i;
@@ -89,6 +99,8 @@ typedef struct sock_ctx {
     curl_socket_t fd;
 } sock_ctx;
 
+static void trace_chunk_end(http_req *r);
+
 static void check_info(void) {
     CURLMsg *msg;
     int pending;
@@ -105,6 +117,7 @@ static void check_info(void) {
         gl_rec_end(r->rec, (int)res, res != CURLE_OK ? (r->errbuf[0] ? r->errbuf : curl_easy_strerror(res)) : NULL,
                    0, NULL);
         r->rec = NULL;
+        trace_chunk_end(r);
         if (gl_trace_on()) {
             char f[256];
             gl_buf b = {0};
@@ -191,13 +204,23 @@ void gl_http_shutdown(void) {
 
 /* ---- curl callbacks (no Lua here) ---------------------------------- */
 
+/* The body is redacted as one stream: a key split between two reads is
+ * held back until the read that completes it (trace_chunk_end writes
+ * what is left). */
 static void trace_chunk(http_req *r, const char *p, size_t len) {
     gl_buf b = {0};
     gl_buf_adds(&b, "\"url\":");
     gl_buf_json_str(&b, r->url, strlen(r->url));
-    gl_buf_adds(&b, ",\"data\":");
-    gl_buf_json_str(&b, p, len);
-    gl_trace_record("http_chunk", b.p);
+    gl_trace_data(&r->trace_rs, "http_chunk", b.p, p, len);
+    gl_buf_free(&b);
+}
+
+static void trace_chunk_end(http_req *r) {
+    if (!r->trace_rs.held.len || !r->url) { gl_redstream_free(&r->trace_rs); return; }
+    gl_buf b = {0};
+    gl_buf_adds(&b, "\"url\":");
+    gl_buf_json_str(&b, r->url, strlen(r->url));
+    gl_trace_data_end(&r->trace_rs, "http_chunk", b.p);
     gl_buf_free(&b);
 }
 
@@ -227,6 +250,7 @@ static int on_event(void *ud, const sse_event *ev) {
 static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud) {
     http_req *r = ud;
     size_t len = sz * nmemb;
+    r->t_rx = uv_now(mloop);
     if (r->error_body || r->mode == M_FULL) {
         size_t limit = r->error_body ? MAX_ERROR_BODY : r->max_body;
         if (r->body.len + len > limit) { r->too_big = 1; return 0; }
@@ -253,6 +277,7 @@ static size_t write_cb(char *p, size_t sz, size_t nmemb, void *ud) {
 static size_t header_cb(char *p, size_t sz, size_t nmemb, void *ud) {
     http_req *r = ud;
     size_t len = sz * nmemb;
+    r->t_rx = uv_now(mloop);
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->resp_headers.len = 0; /* new response */
     if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
         long st = r->play_status;
@@ -260,7 +285,14 @@ static size_t header_cb(char *p, size_t sz, size_t nmemb, void *ud) {
         if (st >= 100 && st < 200) return len; /* interim response */
         r->status = st;
         r->headers_done = 1;
-        r->error_body = st >= 400;
+        if (r->resp_headers.len) { /* server text enters here: no secret in err.headers, :headers() */
+            size_t n;
+            char *red = gl_redact(r->resp_headers.p, r->resp_headers.len, &n);
+            r->resp_headers.len = 0;
+            gl_buf_add(&r->resp_headers, red, n);
+            free(red);
+        }
+        r->error_body = st >= 300; /* redirects are not followed: an error too */
         if (gl_trace_on()) {
             gl_buf b = {0};
             char s[64];
@@ -279,6 +311,18 @@ static size_t header_cb(char *p, size_t sz, size_t nmemb, void *ud) {
     if (r->resp_headers.len + len > (1u << 20)) return 0;
     gl_buf_add(&r->resp_headers, p, len);
     return len;
+}
+
+/* Sending the request body is activity too: a large upload on a slow
+ * link must not look idle. */
+static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal; (void)dlnow; (void)ultotal;
+    http_req *r = ud;
+    if (ulnow != r->ul_seen) {
+        r->ul_seen = ulnow;
+        r->t_rx = uv_now(mloop);
+    }
+    return 0;
 }
 
 /* ---- request lifecycle --------------------------------------------- */
@@ -312,6 +356,7 @@ static void req_release(http_req *r) {
     r->play_fail = NULL;
     gl_rec_abandon(r->rec);
     r->rec = NULL;
+    trace_chunk_end(r);
     free(r->url);
     r->url = NULL;
     gl_waiter_cancel(&r->waiter);
@@ -331,24 +376,62 @@ static int req_tostring(lua_State *L) {
     return 1;
 }
 
+/* Milliseconds until the idle timeout or the deadline, whichever is
+ * first (0: now; UINT64_MAX: neither applies). Idle time counts from the
+ * last byte or from when the consumer began to wait, whichever is later:
+ * a transfer paused because the consumer was busy is not idle. */
+static uint64_t ms_left(http_req *r, uint64_t now, int *which) {
+    uint64_t left = UINT64_MAX;
+    *which = 0;
+    if (r->timeout > 0) {
+        uint64_t from = r->t_rx > r->t_wait ? r->t_rx : r->t_wait;
+        uint64_t at = from + (uint64_t)(r->timeout * 1000);
+        left = at > now ? at - now : 0;
+        *which = 1;
+    }
+    if (r->deadline > 0) {
+        uint64_t at = r->t_start + (uint64_t)(r->deadline * 1000);
+        uint64_t d = at > now ? at - now : 0;
+        if (d <= left) { left = d; *which = 2; }
+    }
+    return left;
+}
+
 static void idle_timeout_cb(uv_timer_t *t) {
     http_req *r = t->data;
-    r->timed_out = 1;
+    int which;
+    uint64_t left = ms_left(r, uv_now(t->loop), &which);
+    if (left > 0 && left != UINT64_MAX) { /* bytes came meanwhile: wait on */
+        uv_timer_start(t, idle_timeout_cb, left, 0);
+        return;
+    }
+    r->timed_out = which;
     gl_wake(&r->waiter);
 }
 
-/* Park the task until something happens to r (or the idle timeout). */
+/* Park the task until something happens to r (or the idle timeout, or
+ * the deadline): one timer, re-armed lazily, no work per byte. */
 static int wait_req(lua_State *L, http_req *r, lua_KFunction k) {
-    if (r->timeout > 0 && r->mode != M_FULL) {
+    if (r->timeout > 0 || r->deadline > 0) {
         if (!r->timer) {
             r->timer = malloc(sizeof *r->timer);
             if (!r->timer) return luaL_error(L, "out of memory");
             uv_timer_init(gl_loop(L), r->timer);
             r->timer->data = r;
         }
-        uv_timer_start(r->timer, idle_timeout_cb, (uint64_t)(r->timeout * 1000), 0);
+        r->t_wait = uv_now(gl_loop(L));
+        int which;
+        uint64_t left = ms_left(r, r->t_wait, &which);
+        uv_timer_start(r->timer, idle_timeout_cb, left, 0);
     }
     return gl_yield(L, &r->waiter, 0, k);
+}
+
+/* The deadline passed while the consumer was away (not waiting)? */
+static int past_deadline(http_req *r) {
+    if (r->deadline <= 0 || r->state == S_DONE || r->timed_out) return r->timed_out;
+    if (uv_now(mloop) >= r->t_start + (uint64_t)(r->deadline * 1000)) r->timed_out = 2;
+    return r->timed_out;
 }
 
 static void stop_timer(http_req *r) {
@@ -380,17 +463,41 @@ static void set_common(lua_State *L, int idx, http_req *r) {
     lua_setfield(L, idx, "method");
 }
 
+/* What ended a transfer that did not deliver a whole response: curl's
+ * words, or, when curl saw nothing wrong (a connection closed early can
+ * look like a clean end to it), where the connection was closed. */
+static const char *failure_detail(http_req *r) {
+    if (r->result != CURLE_OK) return r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
+    if (!r->headers_done)
+        return r->resp_headers.len ? "the connection was closed by the server inside the response headers"
+                                   : "the connection was closed by the server before any response";
+    return "the connection was closed by the server";
+}
+
 static int push_curl_error(lua_State *L, http_req *r) {
-    const char *detail = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
+    const char *detail = failure_detail(r);
     lua_pushnil(L);
     int e;
-    if (r->timed_out || r->result == CURLE_OPERATION_TIMEDOUT)
+    if (r->timed_out == 2)
+        e = gl_error_new(L, "timeout", "%s %s: the deadline (%.3g s) passed before the %s was complete", r->method,
+                         r->url, r->deadline, r->headers_done ? "answer" : "response");
+    else if ((r->timed_out || r->result == CURLE_OPERATION_TIMEDOUT) && r->headers_done && r->mode == M_FULL)
+        e = gl_error_new(L, "timeout", "%s %s: the server sent nothing for %.3g s in the middle of the response "
+                         "(after %zu bytes of the body)", r->method, r->url, r->timeout, r->body.len);
+    else if ((r->timed_out || r->result == CURLE_OPERATION_TIMEDOUT) && r->headers_done)
+        e = gl_error_new(L, "timeout", "%s %s: the stream stalled: the server sent nothing for %.3g s (after %lu %s)",
+                         r->method, r->url, r->timeout, r->events, r->mode == M_SSE ? "event(s)" : "chunk(s)");
+    else if (r->timed_out || r->result == CURLE_OPERATION_TIMEDOUT)
         e = gl_error_new(L, "timeout", "%s %s: no response within %.3g s", r->method, r->url, r->timeout);
     else if (r->headers_done && r->mode != M_FULL)
-        e = gl_error_new(L, "stream_cut", "%s %s: the stream was cut after %lu event(s)/chunk(s): %s",
-                         r->method, r->url, r->events, detail);
+        e = gl_error_new(L, "stream_cut", "%s %s: the stream was cut after %lu %s: %s", r->method, r->url,
+                         r->events, r->mode == M_SSE ? "event(s)" : "chunk(s)", detail);
     else
         e = gl_error_new(L, kind_of(r->result), "%s %s: %s", r->method, r->url, detail);
+    if (r->timed_out == 2) {
+        lua_pushnumber(L, r->deadline);
+        lua_setfield(L, e, "deadline");
+    }
     set_common(L, e, r);
     lua_pushinteger(L, (lua_Integer)r->result);
     lua_setfield(L, e, "curl_code");
@@ -466,14 +573,22 @@ static double retry_info(lua_State *L, int gi) {
 
 /* Build an "http" error from a Google error body text. status 0 = take it
  * from the body's error.code (mid-stream errors). Pushes the error table. */
-static int push_google_error(lua_State *L, http_req *r, long status, const char *body, size_t len, int midstream) {
+static int push_google_error(lua_State *L, http_req *r, long status, const char *raw, size_t rawlen, int midstream) {
     int e = gl_error_new(L, "http", "");
     set_common(L, e, r);
+    /* the server's words enter here: every field built from them is
+     * redacted (err.body, err.error and its details, the message) */
+    size_t len;
+    char *body = gl_redact(raw, rawlen, &len);
     lua_pushlstring(L, body, len > MAX_ERROR_BODY ? MAX_ERROR_BODY : len);
     lua_setfield(L, e, "body");
     char jerr[256];
     int gi = 0;
     if (len > 0 && gl_json_decode(L, body, len, jerr, sizeof jerr)) {
+        if (gl_redact_value(L, -1)) { /* a secret written with JSON escapes */
+            lua_pushliteral(L, "(withheld: the body holds a secret)");
+            lua_setfield(L, e, "body");
+        }
         if (lua_istable(L, -1) && lua_rawlen(L, -1) == 1) { /* [ {"error":...} ] */
             lua_rawgeti(L, -1, 1);
             lua_remove(L, -2);
@@ -506,6 +621,18 @@ static int push_google_error(lua_State *L, http_req *r, long status, const char 
         lua_pushnumber(L, ra);
         lua_setfield(L, e, "retry_after");
     }
+    int redirect = !midstream && status >= 300 && status < 400;
+    if (redirect) { /* where to, secrets redacted (a portal may echo the key) */
+        size_t ll;
+        const char *loc = lua_getfield(L, hi, "location") == LUA_TSTRING ? lua_tolstring(L, -1, &ll) : NULL;
+        char *red = loc ? gl_redact(loc, ll, &ll) : NULL;
+        lua_pop(L, 1);
+        if (red) {
+            lua_pushlstring(L, red, ll);
+            free(red);
+        } else lua_pushliteral(L, "");
+        lua_setfield(L, e, "redirect");
+    }
     if (!midstream) {
         lua_pushvalue(L, hi);
         lua_setfield(L, e, "headers");
@@ -520,7 +647,14 @@ static int push_google_error(lua_State *L, http_req *r, long status, const char 
     luaL_buffinit(L, &b);
     lua_pushfstring(L, "%s %s: HTTP %d", r->method, r->url, (int)status);
     luaL_addvalue(&b);
-    if (gi) {
+    if (redirect) {
+        lua_getfield(L, e, "redirect");
+        lua_pushfstring(L, ": a proxy or captive portal redirected the request to %s (API calls never follow "
+                        "redirects; check HTTPS_PROXY and the base URL)",
+                        *lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no Location)");
+        lua_remove(L, -2);
+        luaL_addvalue(&b);
+    } else if (gi) {
         if (lua_getfield(L, gi, "status") == LUA_TSTRING) {
             luaL_addchar(&b, ' ');
             luaL_addvalue(&b);
@@ -548,6 +682,7 @@ static int push_google_error(lua_State *L, http_req *r, long status, const char 
     lua_setfield(L, e, "message");
     if (gi) lua_remove(L, gi);
     lua_settop(L, e);
+    free(body);
     return e;
 }
 
@@ -572,6 +707,7 @@ static void play_at(http_req *r, double at) {
 }
 
 static void play_finish(http_req *r, int result) {
+    trace_chunk_end(r);
     r->result = (CURLcode)result;
     r->state = S_DONE;
     gl_wake(&r->waiter);
@@ -709,6 +845,7 @@ static http_req *start(lua_State *L, int mode) {
     if (opt_field(L, 1, "method", LUA_TSTRING) != LUA_TNIL) method = lua_tostring(L, -1);
     if (strlen(method) >= sizeof r->method) luaL_error(L, "http: bad method '%s'", method);
     if (opt_field(L, 1, "timeout", LUA_TNUMBER) != LUA_TNIL) r->timeout = lua_tonumber(L, -1);
+    if (opt_field(L, 1, "deadline", LUA_TNUMBER) != LUA_TNIL) r->deadline = lua_tonumber(L, -1);
     int insecure = opt_field(L, 1, "insecure", LUA_TBOOLEAN) != LUA_TNIL && lua_toboolean(L, -1);
     if (opt_field(L, 1, "max_body", LUA_TNUMBER) != LUA_TNIL) r->max_body = (size_t)lua_tointeger(L, -1);
     size_t max_event = DEFAULT_MAX_EVENT;
@@ -738,14 +875,24 @@ static http_req *start(lua_State *L, int mode) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
-    if (r->timeout > 0) {
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(r->timeout * 1000));
-        if (mode == M_FULL) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
-    }
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a 3xx is reported, never followed */
+    /* timeout is idle time (our timer, see wait_req), in every mode */
+    if (r->timeout > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(r->timeout * 1000));
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    r->t_start = r->t_rx = uv_now(mloop);
     if (insecure) {
         gl_log(GL_LOG_WARN, "http", "TLS verification is OFF for %s (insecure=true)", r->url);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        /* the CA set the Live transport trusts: libwebsockets loads
+         * OpenSSL's default paths, which honour SSL_CERT_FILE and
+         * SSL_CERT_DIR (else the system store, curl's default too) */
+        const char *ca = getenv("SSL_CERT_FILE"), *dir = getenv("SSL_CERT_DIR");
+        if (ca && *ca) curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+        if (dir && *dir) curl_easy_setopt(e, CURLOPT_CAPATH, dir);
     }
     /* headers: {name = value} or {"Name: value", ...} */
     r->hdrs = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
@@ -813,16 +960,19 @@ static http_req *start(lua_State *L, int mode) {
 static int request_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status; (void)ctx;
     http_req *r = check_req(L, 2);
-    if (r->state != S_DONE) return wait_req(L, r, request_k);
-    if (r->result != CURLE_OK && !(r->error_body && r->result == CURLE_WRITE_ERROR)) {
-        if (r->too_big && !r->error_body)
-            return gl_fail(L, "protocol", "%s %s: response body exceeds max_body (%zu bytes)", r->method, r->url,
-                           r->max_body);
-        int n = push_curl_error(L, r);
+    stop_timer(r);
+    if (r->state != S_DONE && !r->timed_out) return wait_req(L, r, request_k);
+    /* a transfer curl calls complete without a whole header block was cut */
+    if (r->timed_out || !r->headers_done ||
+        (r->result != CURLE_OK && !(r->error_body && r->result == CURLE_WRITE_ERROR))) {
+        int n = r->too_big && !r->error_body
+                    ? gl_fail(L, "protocol", "%s %s: response body exceeds max_body (%zu bytes)", r->method, r->url,
+                              r->max_body)
+                    : push_curl_error(L, r);
         req_release(r);
         return n;
     }
-    if (r->status >= 400) {
+    if (r->status >= 300) {
         lua_pushnil(L);
         push_google_error(L, r, r->status, r->body.p ? r->body.p : "", r->body.len, 0);
         req_release(r);
@@ -921,8 +1071,10 @@ static int sse_end(lua_State *L, http_req *r) {
             if (google) return lua_error(L);
             lua_pop(L, 1);
         }
+        char *red = gl_redact(raw, rawlen, NULL); /* before %.80s cuts a secret short */
         int e = gl_error_new(L, "protocol", "%s %s: data that is not SSE in the stream after %lu event(s): %.80s",
-                             r->method, r->url, r->events, raw);
+                             r->method, r->url, r->events, red);
+        free(red);
         set_common(L, e, r);
         return lua_error(L);
     }
@@ -951,8 +1103,7 @@ static int next_impl(lua_State *L, int idx) {
     http_req *r = check_req(L, idx);
     stop_timer(r);
     if (r->closed) return luaL_error(L, "http: use of a closed stream");
-    if (r->timed_out) {
-        r->timed_out = 0;
+    if (past_deadline(r)) {
         push_curl_error(L, r);
         req_release(r);
         return lua_error(L);
@@ -974,10 +1125,23 @@ static int next_impl(lua_State *L, int idx) {
                 int e = gl_error_new(L, "protocol", "%s %s: malformed JSON in SSE event #%lu: %s", r->method, r->url,
                                      r->events, jerr);
                 set_common(L, e, r);
-                lua_pushlstring(L, n->mem, n->data_len > 4096 ? 4096 : n->data_len);
+                size_t rl;
+                char *red = gl_redact(n->mem, n->data_len, &rl);
+                lua_pushlstring(L, red, rl > 4096 ? 4096 : rl);
+                free(red);
                 lua_setfield(L, e, "data");
                 free(n);
                 return lua_error(L);
+            }
+            if (lua_istable(L, -1)) {
+                int is_error = lua_getfield(L, -1, "error") != LUA_TNIL;
+                lua_pop(L, 1);
+                if (is_error) { /* an error sent as an event: the server's words enter here */
+                    gl_redact_value(L, -1);
+                    lua_getfield(L, -2, "data");
+                    gl_redact_value(L, -1);
+                    lua_setfield(L, -3, "data");
+                }
             }
             lua_setfield(L, -2, "json");
         }

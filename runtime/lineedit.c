@@ -46,7 +46,9 @@ typedef struct rl_state {
     int polling;
     uv_signal_t *winch; /* terminal resized while editing */
     gl_waiter waiter;
-    gl_buf in;          /* plain mode: bytes read, not yet returned */
+    gl_buf in;          /* plain mode: bytes read; those before `off` are returned already */
+    size_t off;         /* start of the bytes not yet returned */
+    size_t scan;        /* in.p[off..scan) holds no newline: a long line is searched once */
     int closed;
 } rl_state;
 
@@ -98,9 +100,26 @@ static int at_veof(int c) {
     return c == veof;
 }
 
+/* The next newline in the bytes not yet returned, or NULL. Each byte is
+ * searched once however many reads a long line takes (linear, not
+ * quadratic, in the line's length). */
+static char *find_nl(rl_state *s) {
+    if (s->scan < s->off) s->scan = s->off;
+    if (s->scan >= s->in.len) return NULL;
+    char *nl = memchr(s->in.p + s->scan, '\n', s->in.len - s->scan);
+    s->scan = nl ? (size_t)(nl - s->in.p) : s->in.len;
+    return nl;
+}
+
 static void plain_fill(rl_state *s) {
-    char buf[4096];
+    char buf[65536];
     ssize_t n;
+    if (s->off && s->off >= s->in.len / 2) { /* drop the lines returned, in O(what is left) */
+        memmove(s->in.p, s->in.p + s->off, s->in.len - s->off);
+        s->in.len -= s->off;
+        s->scan -= s->off;
+        s->off = 0;
+    }
     do n = read(0, buf, sizeof buf);
     while (n < 0 && errno == EINTR);
     if (n > 0) gl_buf_add(&s->in, buf, (size_t)n);
@@ -128,7 +147,7 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
         fflush(rl_outstream);
     } else {
         plain_fill(s);
-        if (!s->eof && !memchr(s->in.p, '\n', s->in.len)) return;
+        if (!s->eof && !find_nl(s)) return;
     }
     poll_stop(s);
     gl_wake(&s->waiter);
@@ -201,6 +220,7 @@ static void state_close(rl_state *s) {
     free(s->line);
     s->line = NULL;
     gl_buf_free(&s->in);
+    s->off = s->scan = 0;
     if (the_state == s) the_state = NULL;
 }
 
@@ -241,16 +261,17 @@ static int take_line(lua_State *L, rl_state *s) {
         s->line = NULL;
         return 1;
     }
-    char *nl = s->in.len ? memchr(s->in.p, '\n', s->in.len) : NULL;
+    char *nl = find_nl(s);
     if (!nl && !s->eof) return 0;
-    size_t n = nl ? (size_t)(nl - s->in.p) : s->in.len;
+    const char *start = s->in.p ? s->in.p + s->off : "";
+    size_t n = nl ? (size_t)(nl - start) : s->in.len - s->off;
     if (!nl && n == 0) { lua_pushnil(L); return 1; }
     size_t len = n;
-    if (len && s->in.p[len - 1] == '\r') len--;
-    lua_pushlstring(L, s->in.p, len);
-    size_t used = nl ? n + 1 : n;
-    memmove(s->in.p, s->in.p + used, s->in.len - used);
-    s->in.len -= used;
+    if (len && start[len - 1] == '\r') len--;
+    lua_pushlstring(L, start, len);
+    s->off += nl ? n + 1 : n;
+    s->scan = s->off;
+    if (s->off == s->in.len) s->off = s->scan = s->in.len = 0;
     return 1;
 }
 
@@ -259,7 +280,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status;
     if (take_line(L, s)) return 1;
     if (!s->tty && poll_start(L, s) != 0) {
-        while (!s->eof && !memchr(s->in.p ? s->in.p : "", '\n', s->in.len)) plain_fill(s);
+        while (!s->eof && !find_nl(s)) plain_fill(s);
         return read_k(L, status, ctx);
     }
     if (s->tty) poll_start(L, s);

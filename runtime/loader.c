@@ -12,6 +12,7 @@
 
 int luaopen_cjson(lua_State *L);
 int luaopen_glrun_readline(lua_State *L); /* lineedit.c */
+int luaopen_glrun_jsonc(lua_State *L);    /* jsonlib.c */
 
 struct gl_embedded {
     const char *name, *chunkname;
@@ -73,6 +74,7 @@ static void preload(lua_State *L, const char *name, lua_CFunction f) {
 void gl_loader_init(lua_State *L, const char *script_dir) {
     preload(L, "cjson", luaopen_cjson);
     preload(L, "glrun.core", luaopen_glrun_core);
+    preload(L, "glrun.jsonc", luaopen_glrun_jsonc);
     preload(L, "glrun.http", luaopen_glrun_http);
     preload(L, "glrun.crypto", luaopen_glrun_crypto);
     preload(L, "glrun.readline", luaopen_glrun_readline);

@@ -4,7 +4,8 @@
  * --policy, --log-level and --trace. The whole run is one task on one
  * libuv loop; the process ends when every task is done.
  *
- * Exit status: 0 success, 1 script error, 2 usage error, 130 interrupted.
+ * Exit status: 0 success, 1 script error, 2 usage error, 130 interrupted
+ * (Ctrl-C), 143 SIGTERM, 129 SIGHUP (both stop the run as gracefully).
  */
 #include "gl.h"
 #include "glsched.h"
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,37 @@ static void eprint_redacted(const char *prefix, const char *s) {
     char *r = gl_redact(s, strlen(s), &n);
     fprintf(stderr, "%s%s\n", prefix, r);
     free(r);
+}
+
+/* The keys and tokens the configuration reads, and the password of a URL
+ * it reads, are secrets from the first instruction on: an error raised
+ * before gemini.config runs (a traceback, a log line) is redacted too. */
+static void register_env_secrets(void) {
+    static const char *const keys[] = {
+        "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_OAUTH_ACCESS_TOKEN", "GLRUN_ACCESS_TOKEN", NULL,
+    };
+    static const char *const urls[] = {
+        "GOOGLE_GEMINI_BASE_URL", "GOOGLE_VERTEX_BASE_URL", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+        "http_proxy", "ALL_PROXY", "all_proxy", NULL,
+    };
+    for (int i = 0; keys[i]; i++) {
+        const char *v = getenv(keys[i]);
+        if (!v) continue;
+        while (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r') v++; /* as gemini.config trims */
+        size_t n = strlen(v);
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\n' || v[n - 1] == '\r')) n--;
+        gl_secret_add(v, n);
+    }
+    for (int i = 0; urls[i]; i++) {
+        const char *v = getenv(urls[i]);
+        const char *s = v ? strstr(v, "://") : NULL;
+        if (!s) continue;
+        s += 3;
+        size_t auth = strcspn(s, "/?#");
+        const char *at = memchr(s, '@', auth);
+        const char *colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
+        if (colon) gl_secret_add(colon + 1, (size_t)(at - colon - 1));
+    }
 }
 
 static void usage_text(FILE *f) {
@@ -80,6 +113,9 @@ static void usage_text(FILE *f) {
 "  GOOGLE_APPLICATION_CREDENTIALS     a service-account JSON key; or\n"
 "  GLRUN_ACCESS_TOKEN(_COMMAND)       a ready OAuth token (or a command printing one)\n"
 "  GOOGLE_VERTEX_BASE_URL             base URL of Vertex AI\n"
+"  GLRUN_ALLOW_PLAINTEXT_HOSTS        hosts an http:// base URL may name (comma-\n"
+"                                     separated; loopback always may): others are\n"
+"                                     refused, so a key never goes out in clear text\n"
 "  GLRUN_MODEL                        default REST model (gemini-2.5-flash)\n"
 "  GLRUN_MAX_RUN_SECONDS              interrupt a task that runs this long\n"
 "                                     without yielding (default 30)\n"
@@ -88,11 +124,14 @@ static void usage_text(FILE *f) {
 "  chat              an interactive chat: streamed replies, line editing and\n"
 "                    history, /model /transport /system /save /load /reset\n"
 "  ask QUESTION      one answer on stdout, for scripts (- reads stdin; --json)\n"
+"  models            the model catalog: methods, token limits, Live rules\n"
+"                    (--live, --json, --refresh)\n"
 "\n"
 "In scripts: gl.spawn(fn, ...), gl.sleep(s), gl.now(); require 'gemini'\n"
 "(ask, stream, chat, rest), require 'glrun.http' (request, stream, sse),\n"
 "require 'glrun.readline' (read a line without blocking the loop).\n"
-"Exit status: 0 ok, 1 script error, 2 usage error, 130 interrupted.\n"
+"Exit status: 0 ok, 1 script error, 2 usage error, 130 interrupted (Ctrl-C);\n"
+"SIGTERM and SIGHUP stop as gracefully (output flushed) and exit 143 and 129.\n"
 "Docs: README.md and docs/ in the source tree.\n");
 }
 
@@ -159,6 +198,7 @@ int main(int argc, char **argv) {
     const char *act_arg[256];
     int nact = 0;
 
+    register_env_secrets();
     level = getenv("GLRUN_LOG_LEVEL");
     int i;
     for (i = 1; i < argc; i++) {
@@ -348,6 +388,7 @@ int main(int argc, char **argv) {
         status = 1;
     }
     gl_task_mark_joined(L, main_task, main_idx);
+    int main_interrupted = 0;
     if (gl_task_failed(main_task)) {
         lua_State *co = gl_task_thread(main_task);
         int interrupted = 0;
@@ -357,16 +398,27 @@ int main(int argc, char **argv) {
             lua_pop(co, 1);
         }
         if (interrupted || gl_sched_interrupted()) {
-            fprintf(stderr, "%s: interrupted\n", progname);
-            status = 130;
+            main_interrupted = 1;
         } else {
             report_error(L, main_task);
             status = 1;
         }
-    } else if (gl_sched_interrupted()) {
-        status = 130;
     }
-    if (gl_sched_report_failures(L, status == 0) > 0 && status == 0) status = 1;
+    /* tasks cancelled by the interruption are counted, not each reported */
+    int cancelled = 0;
+    int nfailed = gl_sched_report_failures(L, &cancelled);
+    if (main_interrupted || gl_sched_interrupted()) {
+        int sig = gl_sched_stop_signal(); /* SIGTERM, SIGHUP: 128 + the signal, as a shell reports it */
+        const char *what = sig == SIGTERM ? "terminated (SIGTERM)" : sig == SIGHUP ? "hang-up (SIGHUP)" : "interrupted";
+        status = sig ? 128 + sig : 130;
+        if (cancelled)
+            fprintf(stderr, "%s: %s; %d task%s cancelled\n", progname, what, cancelled,
+                    cancelled == 1 ? " was" : "s were");
+        else if (main_interrupted || sig)
+            fprintf(stderr, "%s: %s\n", progname, what);
+    } else if (nfailed > 0 && status == 0) {
+        status = 1;
+    }
 
 out:
     fflush(stdout);

@@ -9,15 +9,25 @@
  * A count hook measures how long the running task has gone without
  * yielding: past a warning threshold it is reported once, past the limit
  * it is interrupted with an error. The same hook turns SIGINT into an
- * "interrupted" error inside a busy task.
+ * "interrupted" error inside a busy task. A C function that runs long (a
+ * backtracking string.find) runs no hook: a watchdog thread notices the
+ * slice that never ends and writes a warning to stderr (never Lua: it only
+ * reads the slice's start time).
+ *
+ * SIGTERM and SIGHUP stop the run the way an untrapped Ctrl-C does, even
+ * with gl.trap_interrupts(true): every wait fails with "interrupted" (its
+ * `signal` field names the signal), the script's cleanup runs, buffered
+ * output is flushed and main.c exits 128 + the signal. A second one kills.
  */
 #include "gl.h"
 #include "glsched.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TASK_MT "glrun.task"
 #define HOOK_COUNT 10000
@@ -53,16 +63,28 @@ static struct {
     gl_task *current;
     int live;            /* tasks not yet finished */
     int next_id;
-    uint64_t slice_start;
     double warn_after, limit_after;
-    int warned;
     volatile sig_atomic_t interrupted;
     volatile sig_atomic_t int_epoch; /* bumped by every Ctrl-C */
+    volatile sig_atomic_t stop_sig;  /* SIGTERM or SIGHUP received: the run stops */
     int trap;            /* gl.trap_interrupts(true): Ctrl-C raises once per task, the run goes on */
     uv_async_t sigasync;
     int failed_unjoined; /* count of failed tasks nobody joined */
     gl_task *all;        /* unfinished tasks, for interrupts */
 } rt;
+
+/* The running slice, shared with the watchdog thread: slice_seq is the
+ * number of the slice running now (0 between slices), warned_seq the last
+ * slice a warning was written for (by the hook or by the watchdog). */
+static struct {
+    _Atomic uint64_t slice_seq, slice_start, warned_seq;
+    _Atomic int task_id;
+    uint64_t next_seq;  /* the loop thread's only */
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cond;
+    int started, stop;
+} wd;
 
 static char SENTINEL;   /* address yielded by parked tasks */
 static char FAILED_KEY; /* registry table of failed, unjoined tasks */
@@ -94,24 +116,36 @@ void gl_wake(gl_waiter *w) {
 
 void gl_waiter_cancel(gl_waiter *w) { gl_wake(w); }
 
-/* Should task t see an "interrupted" error now? Without a trap every wait
- * fails from the first Ctrl-C on (the run stops); with a trap each task
- * is told once per Ctrl-C and may carry on. */
-static int interrupt_due(gl_task *t) {
-    if (!rt.interrupted) return 0;
-    if (!rt.trap) return 1;
-    if (!t || t->int_seen == (unsigned)rt.int_epoch) return 0;
+/* Should task t see an "interrupted" error now? When the run stops (an
+ * untrapped Ctrl-C, SIGTERM, SIGHUP) every wait fails from then on; a
+ * running task (the hook) is told once per signal, so a script's cleanup
+ * after catching it may run to its end. With a trap, Ctrl-C tells each
+ * task once and the run goes on. */
+static int interrupt_due(gl_task *t, int waiting) {
+    if (!rt.interrupted || !t) return 0;
+    if (waiting && (!rt.trap || rt.stop_sig)) {
+        t->int_seen = (unsigned)rt.int_epoch;
+        return 1;
+    }
+    if (t->int_seen == (unsigned)rt.int_epoch) return 0;
     t->int_seen = (unsigned)rt.int_epoch;
     return 1;
+}
+
+static int raise_interrupted(lua_State *L) {
+    int sig = rt.stop_sig ? rt.stop_sig : SIGINT;
+    const char *name = sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
+    int e = sig == SIGINT ? gl_error_new(L, "interrupted", "interrupted")
+                          : gl_error_new(L, "interrupted", "interrupted by %s: glrun is stopping", name);
+    lua_pushstring(L, name);
+    lua_setfield(L, e, "signal");
+    return lua_error(L);
 }
 
 static int task_k(lua_State *L, int status, lua_KContext ctx) {
     gl_task *t = (gl_task *)ctx;
     (void)status;
-    if (interrupt_due(t)) {
-        gl_error_new(L, "interrupted", "interrupted");
-        return lua_error(L);
-    }
+    if (interrupt_due(t, 1)) return raise_interrupted(L);
     lua_KFunction k = t->k;
     lua_KContext c = t->kctx;
     t->k = NULL;
@@ -129,6 +163,11 @@ int gl_yield(lua_State *L, gl_waiter *w, lua_KContext ctx, lua_KFunction k) {
     t->k = k;
     t->kctx = ctx;
     t->status = T_PARKED;
+    /* the run is stopping: a wait begun after the signal fails too (a
+     * script that caught the error and waits again must not hang), after
+     * the other tasks had their turn (a catch-and-retry loop must not
+     * starve them) */
+    if (rt.interrupted && (!rt.trap || rt.stop_sig)) gl_wake(w);
     lua_pushlightuserdata(L, &SENTINEL);
     return lua_yieldk(L, 1, (lua_KContext)t, task_k);
 }
@@ -147,13 +186,18 @@ static void where(lua_State *L, char *buf, size_t len) {
     }
 }
 
+/* Claim the warning of slice seq: 1 for the first claimant only. */
+static int claim_warning(uint64_t seq) {
+    uint64_t prev = atomic_load(&wd.warned_seq);
+    while (prev != seq)
+        if (atomic_compare_exchange_weak(&wd.warned_seq, &prev, seq)) return 1;
+    return 0;
+}
+
 static void hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    if (interrupt_due(rt.current)) {
-        gl_error_new(L, "interrupted", "interrupted");
-        lua_error(L);
-    }
-    double secs = (uv_hrtime() - rt.slice_start) / 1e9;
+    if (interrupt_due(rt.current, 0)) raise_interrupted(L);
+    double secs = (uv_hrtime() - atomic_load_explicit(&wd.slice_start, memory_order_relaxed)) / 1e9;
     if (secs < rt.warn_after) return;
     char at[256];
     where(L, at, sizeof at);
@@ -164,8 +208,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
                      rt.current ? rt.current->id : 0, secs, at);
         lua_error(L);
     }
-    if (!rt.warned) {
-        rt.warned = 1;
+    if (claim_warning(atomic_load_explicit(&wd.slice_seq, memory_order_relaxed))) {
         gl_log(GL_LOG_WARN, "sched",
                "task %d has run %.1f s without yielding (at %s): every other task is frozen meanwhile",
                rt.current ? rt.current->id : 0, secs, at);
@@ -204,11 +247,14 @@ static void run(gl_task *t) {
     int nres = 0;
     rt.current = t;
     t->status = T_RUNNING;
-    rt.slice_start = uv_hrtime();
-    rt.warned = 0;
+    /* release stores: cheap on the loop thread (plain moves on x86) */
+    atomic_store_explicit(&wd.task_id, t->id, memory_order_release);
+    atomic_store_explicit(&wd.slice_start, uv_hrtime(), memory_order_release);
+    atomic_store_explicit(&wd.slice_seq, ++wd.next_seq, memory_order_release);
     int nargs = t->nargs;
     t->nargs = 0;
     int st = lua_resume(t->co, rt.L, nargs, &nres);
+    atomic_store_explicit(&wd.slice_seq, 0, memory_order_release);
     rt.current = NULL;
     if (st == LUA_YIELD) {
         lua_pop(t->co, nres);
@@ -440,7 +486,7 @@ static int l_sentinel(lua_State *L) {
 static int l_trap_interrupts(lua_State *L) {
     int prev = rt.trap;
     rt.trap = lua_toboolean(L, 1);
-    if (!rt.trap) rt.interrupted = 0;
+    if (!rt.trap && !rt.stop_sig) rt.interrupted = 0;
     lua_pushboolean(L, prev);
     return 1;
 }
@@ -474,8 +520,14 @@ int luaopen_glrun_core(lua_State *L) {
 /* ---- lifecycle (used by main.c) --------------------------------------- */
 
 static void sig_handler(int sig) {
-    (void)sig;
-    if (rt.interrupted && !rt.trap) { /* second Ctrl-C: leave now */
+    if (sig != SIGINT) {
+        if (rt.stop_sig) { /* the second TERM/HUP: leave now */
+            signal(sig, SIG_DFL);
+            raise(sig);
+            return;
+        }
+        rt.stop_sig = sig;
+    } else if (rt.interrupted && (!rt.trap || rt.stop_sig)) { /* second Ctrl-C: leave now */
         signal(SIGINT, SIG_DFL);
         raise(SIGINT);
         return;
@@ -492,9 +544,75 @@ static void gl_task_wake_all(void) {
 
 static void sigasync_cb(uv_async_t *a) {
     (void)a;
-    gl_log(GL_LOG_INFO, "sched", "interrupted: stopping tasks");
+    gl_log(GL_LOG_INFO, "sched", rt.stop_sig ? "terminated: stopping tasks" : "interrupted: stopping tasks");
     /* parked tasks wake up and raise "interrupted" in task_k */
     gl_task_wake_all();
+}
+
+/* ---- the watchdog thread ----------------------------------------------- */
+
+/* Lua's count hook cannot run while a C function (string.find on a
+ * pathological pattern, a huge table.sort) holds the loop thread. This
+ * thread wakes a few times a second; a slice that has run past the warning
+ * threshold (plus a grace, so that the hook, which knows the line, speaks
+ * first in Lua code) and was not warned about gets one line on stderr. It
+ * reads atomics and writes(2): no Lua, no allocation, no locks shared with
+ * the loop. */
+static void watchdog_main(void *arg) {
+    (void)arg;
+    uint64_t grace = 500 * 1000000ull, after = (uint64_t)(rt.warn_after * 1e9);
+    uv_mutex_lock(&wd.mu);
+    while (!wd.stop) {
+        uv_cond_timedwait(&wd.cond, &wd.mu, 100 * 1000000ull);
+        if (wd.stop) break;
+        uint64_t seq = atomic_load(&wd.slice_seq);
+        if (!seq || atomic_load(&wd.warned_seq) == seq) continue;
+        uint64_t start = atomic_load(&wd.slice_start);
+        int id = atomic_load(&wd.task_id);
+        if (atomic_load(&wd.slice_seq) != seq) continue; /* it ended meanwhile */
+        uint64_t now = uv_hrtime();
+        if (now < start || now - start < after + grace) continue;
+        if (!gl_log_enabled(GL_LOG_WARN) || !claim_warning(seq)) continue;
+        char msg[320];
+        int n = snprintf(msg, sizeof msg,
+                         "glrun[warn] sched: task %d has run %.1f s without yielding (inside a C function? "
+                         "a backtracking string.find, say): every other task is frozen meanwhile, and it "
+                         "cannot be interrupted until the function returns\n",
+                         id, (now - start) / 1e9);
+        if (n > 0) {
+            ssize_t w = write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+            (void)w;
+        }
+    }
+    uv_mutex_unlock(&wd.mu);
+}
+
+static void watchdog_start(void) {
+    if (wd.started) return;
+    atomic_store(&wd.slice_seq, 0);
+    atomic_store(&wd.warned_seq, 0);
+    if (uv_mutex_init(&wd.mu) != 0) return;
+    if (uv_cond_init(&wd.cond) != 0) { uv_mutex_destroy(&wd.mu); return; }
+    wd.stop = 0;
+    uv_thread_options_t to = {UV_THREAD_HAS_STACK_SIZE, 256 * 1024}; /* it needs little */
+    if (uv_thread_create_ex(&wd.thread, &to, watchdog_main, NULL) != 0) {
+        uv_cond_destroy(&wd.cond);
+        uv_mutex_destroy(&wd.mu);
+        return;
+    }
+    wd.started = 1;
+}
+
+static void watchdog_stop(void) {
+    if (!wd.started) return;
+    uv_mutex_lock(&wd.mu);
+    wd.stop = 1;
+    uv_cond_signal(&wd.cond);
+    uv_mutex_unlock(&wd.mu);
+    uv_thread_join(&wd.thread);
+    uv_cond_destroy(&wd.cond);
+    uv_mutex_destroy(&wd.mu);
+    wd.started = 0;
 }
 
 void gl_sched_init(lua_State *L, uv_loop_t *loop) {
@@ -516,10 +634,17 @@ void gl_sched_init(lua_State *L, uv_loop_t *loop) {
     sa.sa_handler = sig_handler;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* a hang-up stops the run too, unless it was ignored (nohup) */
+    struct sigaction old;
+    if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, NULL);
+    watchdog_start();
 }
 
 
-int gl_sched_interrupted(void) { return rt.interrupted && !rt.trap; }
+int gl_sched_interrupted(void) { return (rt.interrupted && !rt.trap) || rt.stop_sig; }
+
+int gl_sched_stop_signal(void) { return rt.stop_sig; }
 
 
 
@@ -535,27 +660,63 @@ int gl_sched_run(void) {
 
 int gl_sched_live(void) { return rt.live; }
 
-/* Report failed tasks nobody joined. Returns how many. */
-int gl_sched_report_failures(lua_State *L, int main_ok) {
-    int n = 0;
+static int is_interrupted_error(lua_State *co) {
+    if (!lua_istable(co, -1)) return 0;
+    lua_getfield(co, -1, "kind");
+    int yes = lua_type(co, -1) == LUA_TSTRING && strcmp(lua_tostring(co, -1), "interrupted") == 0;
+    lua_pop(co, 1);
+    return yes;
+}
+
+static int by_id(const void *a, const void *b) {
+    int x = (*(gl_task *const *)a)->id, y = (*(gl_task *const *)b)->id;
+    return (x > y) - (x < y);
+}
+
+#define REPORT_MAX 3
+
+/* Report failed tasks nobody joined: the first REPORT_MAX failures (by
+ * task id) with their tracebacks, then how many more; tasks that only
+ * failed because the run was interrupted are counted in *cancelled, not
+ * reported (2,000 tasks in flight at Ctrl-C are one line, not 14,000).
+ * Returns how many failures were not interruptions. */
+int gl_sched_report_failures(lua_State *L, int *cancelled) {
+    int n = 0, ncancel = 0, cap = 0, count = 0;
+    gl_task **list = NULL;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &FAILED_KEY);
     lua_pushnil(L);
     while (lua_next(L, -2)) {
         lua_pop(L, 1);
         gl_task *t = lua_touserdata(L, -1);
-        if (t && t->tb_ref != LUA_NOREF) {
-            lua_rawgeti(L, LUA_REGISTRYINDEX, t->tb_ref);
-            size_t len;
-            const char *tb = lua_tolstring(L, -1, &len);
-            char *red = gl_redact(tb, len, &len);
-            fprintf(stderr, "glrun: task %d failed and nobody joined it: %s\n", t->id, red);
-            free(red);
-            lua_pop(L, 1);
-            n++;
+        if (!t || t->tb_ref == LUA_NOREF) continue;
+        if (is_interrupted_error(t->co)) { ncancel++; continue; }
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            gl_task **nl = realloc(list, sizeof *nl * (size_t)cap);
+            if (!nl) break;
+            list = nl;
         }
+        list[count++] = t;
     }
     lua_pop(L, 1);
-    (void)main_ok;
+    if (count > 1) qsort(list, (size_t)count, sizeof *list, by_id);
+    for (int i = 0; i < count; i++) {
+        gl_task *t = list[i];
+        n++;
+        if (i >= REPORT_MAX) continue;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, t->tb_ref);
+        size_t len;
+        const char *tb = lua_tolstring(L, -1, &len);
+        char *red = gl_redact(tb, len, &len);
+        fprintf(stderr, "glrun: task %d failed and nobody joined it: %s\n", t->id, red);
+        free(red);
+        lua_pop(L, 1);
+    }
+    if (count > REPORT_MAX)
+        fprintf(stderr, "glrun: ... and %d more tasks failed and nobody joined them (the first %d are shown)\n",
+                count - REPORT_MAX, REPORT_MAX);
+    free(list);
+    if (cancelled) *cancelled = ncancel;
     return n;
 }
 
@@ -581,6 +742,7 @@ void gl_task_mark_joined(lua_State *L, gl_task *t, int idx) {
 }
 
 void gl_sched_close(void) {
+    watchdog_stop();
     uv_close((uv_handle_t *)&rt.idle, NULL);
     uv_close((uv_handle_t *)&rt.sigasync, NULL);
 }

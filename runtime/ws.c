@@ -16,6 +16,12 @@
  * connection's waiter and the continuation re-checks the state. Errors are
  * values with kind ws_handshake / ws_closed / timeout / dns / connect / tls /
  * protocol; any non-timeout failure is sticky. Misuse raises.
+ *
+ * A 3xx answer to the upgrade is never followed: a ws_handshake error with
+ * status and location (redacted). A server frame that breaks RFC 6455 fails
+ * the connection: kind protocol, protocol_violation = true, violation (what
+ * it was), close_code 1002 (1007: a text message that is not UTF-8, which
+ * never reaches Lua).
  */
 #include "ws_conn.h"
 #include "cassette.h"
@@ -51,8 +57,13 @@ static void misc_timer_cb(uv_timer_t *t)
     uint64_t now = uv_now(c->loop);
 
     if (c->state == ST_CONNECTING) {
-        ws_conn_fail(c, "timeout", "WebSocket connect to %s timed out after %g s",
-                  c->url_redacted, c->timeout);
+        if (c->hs_sent)
+            ws_conn_fail(c, "timeout", "WebSocket handshake to %s timed out after %g s: the "
+                      "server took the upgrade request but never completed its response",
+                      c->url_redacted, c->timeout);
+        else
+            ws_conn_fail(c, "timeout", "WebSocket connect to %s timed out after %g s",
+                      c->url_redacted, c->timeout);
         ws_conn_kill(c);
         return;
     }
@@ -109,6 +120,18 @@ static int push_error(lua_State *L, ws_conn *c)
         lua_setfield(L, e, "status");
         lua_pushstring(L, c->path_redacted);
         lua_setfield(L, e, "path");
+        if (c->location) {
+            lua_pushstring(L, c->location);
+            lua_setfield(L, e, "location");
+        }
+    }
+    if (c->violation) {      /* kind "protocol": the server broke RFC 6455 */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, e, "protocol_violation");
+        lua_pushstring(L, c->violation);
+        lua_setfield(L, e, "violation");
+        lua_pushinteger(L, c->close_code);
+        lua_setfield(L, e, "close_code");
     }
     if (!strcmp(c->err_kind, "ws_closed")) {
         lua_pushinteger(L, c->close_code);

@@ -52,6 +52,9 @@ typedef struct ws_conn {
     int err_status, close_code;
     char *close_reason;
     int peer_closed;
+    int hs_sent;           /* the upgrade request went out */
+    char *location;        /* a 3xx answer's Location, redacted (never followed) */
+    const char *violation; /* what the server broke in RFC 6455 (static text) */
 
     /* incoming */
     ws_msg *in_head, *in_tail;

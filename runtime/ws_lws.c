@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The close opcode for lws_write(): lws keeps it private (LWS_WRITE_CLOSE
+ * in roles/ws/private-lib-roles-ws.h, 4 from 4.1 to this day). */
+#define WS_LWS_WRITE_CLOSE 4
+
 /* One lws context per process, on the scheduler's loop; one vhost per
  * distinct proxy (lws keeps the proxy in the vhost). */
 typedef struct ws_vh { struct ws_vh *next; char proxy[300]; int tls; struct lws_vhost *vh; } ws_vh;
@@ -24,6 +28,7 @@ static struct {
     ws_vh *vhosts;
     int nvh, destroying;
     int nwsi;            /* our wsi not yet destroyed */
+    const char *violation; /* a protocol violation lws just logged (see lws_log_emit) */
 } W;
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -63,6 +68,7 @@ void ws_conn_maybe_free(ws_conn *c)
     free(c->protocols);
     free(c->err_msg);
     free(c->close_reason);
+    free(c->location);
     gl_rec_abandon(c->rec);
     free(c);
 }
@@ -128,9 +134,14 @@ void ws_trace_frame(ws_conn *c, const char *kind, int binary,
     snprintf(num, sizeof num, ",\"opcode\":\"%s\",\"len\":%zu,\"data\":",
              binary ? "binary" : "text", len);
     gl_buf_adds(&b, num);
-    gl_buf_json_str(&b, (const char *)p, len > WS_TRACE_MAX ? WS_TRACE_MAX : len);
-    if (len > WS_TRACE_MAX)
-        gl_buf_adds(&b, ",\"truncated\":true");
+    {   /* redact the whole payload first: a cut could leave part of a key */
+        size_t rn;
+        char *red = gl_redact((const char *)p, len, &rn);
+        gl_buf_json_str(&b, red, rn > WS_TRACE_MAX ? WS_TRACE_MAX : rn);
+        if (rn > WS_TRACE_MAX)
+            gl_buf_adds(&b, ",\"truncated\":true");
+        free(red);
+    }
     gl_trace_record(kind, b.p);
     gl_buf_free(&b);
 }
@@ -233,10 +244,43 @@ static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
         lws_callback_on_writable(wsi);
         return 0;
     }
+    if (st == WS_REASM_BAD_UTF8) {
+        static const char why[] = "invalid UTF-8";
+        c->violation = "a text message that is not valid UTF-8";
+        c->close_code = LWS_CLOSE_STATUS_INVALID_PAYLOAD;
+        ws_conn_fail(c, "protocol", "WebSocket %s failed: protocol violation by the server: %s (1007)",
+                     c->url_redacted, c->violation);
+        out_discard(c);
+        c->close_req = 1;    /* as above: from WRITEABLE, never from RECEIVE */
+        c->close_req_code = LWS_CLOSE_STATUS_INVALID_PAYLOAD;
+        c->close_req_len = sizeof why - 1;
+        memcpy(c->close_req_reason, why, sizeof why - 1);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     c->bytes_in += len;
     if (st == WS_REASM_DONE)
         rx_message_done(c);
     return 0;
+}
+
+/* A 3xx answer to the upgrade: keep its Location (redacted, bounded) for
+ * the error. The ah still holds the response headers here. */
+static void keep_location(ws_conn *c, struct lws *wsi, const char *loc)
+{
+    char *tmp = NULL;
+    size_t n;
+    if (c->location) return;
+    if (!loc) {
+        int len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_LOCATION);
+        if (len <= 0 || !(tmp = malloc((size_t)len + 1))) return;
+        if (lws_hdr_copy(wsi, tmp, len + 1, WSI_TOKEN_HTTP_LOCATION) < 0) { free(tmp); return; }
+        loc = tmp;
+    }
+    n = strlen(loc);
+    if (n > 512) n = 512;
+    c->location = gl_redact(loc, n, &n);
+    free(tmp);
 }
 
 /* One frame per WRITEABLE: a due ping, else the next fragment of the head
@@ -279,8 +323,17 @@ static int on_writeable(ws_conn *c, struct lws *wsi)
         if (c->out_bytes <= c->out_bytes_max)
             gl_wake(&c->w_send);
     } else if (c->close_req) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_req_code,
-                         (unsigned char *)c->close_req_reason, c->close_req_len);
+        /* Write the close frame ourselves: with lws_close_reason() and -1,
+         * Debian's lws 4.1.6 (a _DEBUG build) closes the wsi a second time
+         * on libuv ("close_and_handled uv repeat test") and the frame never
+         * leaves. Then drop the connection. */
+        unsigned char cbuf[LWS_PRE + 2 + sizeof c->close_req_reason];
+        unsigned char *p = cbuf + LWS_PRE;
+        size_t n = c->close_req_len > 123 ? 123 : c->close_req_len;
+        p[0] = (unsigned char)(c->close_req_code >> 8);
+        p[1] = (unsigned char)(c->close_req_code & 0xff);
+        memcpy(p + 2, c->close_req_reason, n);
+        (void)lws_write(wsi, p, 2 + n, (enum lws_write_protocol)WS_LWS_WRITE_CLOSE);
         return -1;
     }
     if (c->out_head || c->ping_due || c->close_req)
@@ -298,6 +351,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         unsigned char **p = (unsigned char **)in, *end = (*p) + len;
         int i;
         if (!c) break;
+        c->hs_sent = 1;
         for (i = 0; i < c->nhdr; i++)
             if (lws_add_http_header_by_name(wsi, (const unsigned char *)c->hdr_names[i],
                     (const unsigned char *)c->hdr_values[i],
@@ -305,7 +359,16 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                 return -1;
         break;
     }
+    case LWS_CALLBACK_CLIENT_HTTP_REDIRECT:
+        /* Never follow a redirect of the upgrade (lws 4.1 would, to any
+         * host, and crashes at exit when that host does not resolve): a
+         * redirected upgrade is a captive portal or a proxy, reported as a
+         * handshake error. Refusing it here ends in CONNECTION_ERROR.
+         * (LCCSCF_HTTP_NO_FOLLOW_REDIRECT should keep lws from asking.) */
+        if (c) keep_location(c, wsi, in);
+        return -1;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        W.violation = NULL;
         if (!c) break;
         if (c->state != ST_CONNECTING)   /* timed out meanwhile */
             return -1;
@@ -321,14 +384,19 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (!c) break;
         snprintf(why, sizeof why, "%.*s", in ? (int)len : 0, in ? (const char *)in : "");
         if (!why[0]) snprintf(why, sizeof why, "connection error");
+        W.violation = NULL;
         status = lws_http_client_http_response(wsi);
         if (c->state == ST_CONNECTING && status && status != 101) {
             char extra[64];
             c->err_status = (int)status;
+            if (status >= 300 && status < 400)
+                keep_location(c, wsi, NULL);
             gl_rec_response(c->rec, (long)status, "", 0);
-            ws_conn_fail(c, "ws_handshake", "WebSocket handshake to %s failed: HTTP %u%s%s",
-                      c->url_redacted, status, c->proxy[0] ? " (via proxy " : "",
-                      ws_proxy_shown(c));
+            ws_conn_fail(c, "ws_handshake", "WebSocket handshake to %s failed: HTTP %u%s%s%s%s%s",
+                      c->url_redacted, status,
+                      c->location ? " redirect to " : "", c->location ? c->location : "",
+                      c->location ? " (not followed)" : "",
+                      c->proxy[0] ? " (via proxy " : "", ws_proxy_shown(c));
             if (c->proxy[0] && c->err_msg) {
                 size_t n = strlen(c->err_msg);
                 char *m = realloc(c->err_msg, n + 2);
@@ -336,6 +404,13 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
             }
             snprintf(extra, sizeof extra, ",\"status\":%u", status);
             if (gl_trace_on()) ws_trace_event(c, "ws_handshake", extra);
+        } else if (c->state == ST_CONNECTING && c->hs_sent) {
+            /* connected and asked for the upgrade, but no complete answer
+             * came: the response was cut (or was not HTTP) */
+            ws_conn_fail(c, "ws_handshake", "WebSocket handshake to %s%s%s failed: no complete "
+                      "HTTP response to the upgrade request (%s)", c->url_redacted,
+                      c->proxy[0] ? " via proxy " : "", ws_proxy_shown(c), why);
+            if (gl_trace_on()) ws_trace_event(c, "ws_handshake", ",\"status\":0");
         } else {
             classify_connect_error(c, why);
             if (gl_trace_on()) ws_trace_event(c, "ws_handshake", ",\"status\":0");
@@ -344,12 +419,15 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         break;
     }
     case LWS_CALLBACK_CLIENT_RECEIVE:
+        W.violation = NULL;
         if (!c) break;
         return on_receive(c, wsi, in, len);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        W.violation = NULL;
         if (c) c->last_rx = uv_now(c->loop);
         break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
+        W.violation = NULL;
         if (!c)
             return 0;
         if (c->state == ST_OPEN || c->close_req)
@@ -357,15 +435,13 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         return c->state == ST_CLOSED ? -1 : 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
         const unsigned char *p = in;
+        W.violation = NULL;
         if (!c) break;
         c->peer_closed = 1;
         c->close_code = len >= 2 ? (p[0] << 8 | p[1]) : 1005;
         free(c->close_reason);
-        c->close_reason = malloc(len >= 2 ? len - 1 : 1);
-        if (c->close_reason) {
-            if (len > 2) memcpy(c->close_reason, p + 2, len - 2);
-            c->close_reason[len > 2 ? len - 2 : 0] = '\0';
-        }
+        /* the server's words enter here: no secret in err.reason */
+        c->close_reason = gl_redact(len > 2 ? (const char *)p + 2 : "", len > 2 ? len - 2 : 0, NULL);
         if (gl_trace_on()) {
             gl_buf b = {0};
             char num[48];
@@ -378,10 +454,18 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         }
         break;
     }
-    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_CLIENT_CLOSED: {
+        const char *violation = W.violation;
+        W.violation = NULL;
         if (!c) break;
         c->wsi = NULL;
-        if (c->peer_closed)
+        if (violation && !c->peer_closed && c->state == ST_OPEN) {
+            /* lws failed the connection on a frame that breaks RFC 6455 */
+            c->violation = violation;
+            c->close_code = LWS_CLOSE_STATUS_PROTOCOL_ERR;
+            ws_conn_fail(c, "protocol", "WebSocket %s failed: protocol violation by the server: "
+                      "%s (%d)", c->url_redacted, violation, c->close_code);
+        } else if (c->peer_closed)
             ws_conn_fail(c, "ws_closed", "WebSocket %s closed by the server: %d%s%s",
                       c->url_redacted, c->close_code,
                       c->close_reason && *c->close_reason ? " " : "",
@@ -392,6 +476,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                       c->url_redacted);
         }
         break;
+    }
     case LWS_CALLBACK_WSI_DESTROY:
         if (!c) break;
         lws_set_wsi_user(wsi, NULL);
@@ -414,9 +499,37 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     return 0;
 }
 
+/* lws 4.1.6 fails a connection on a frame that breaks RFC 6455 (reserved
+ * bits or opcodes, a fragmented control frame, ...) by dropping the socket
+ * without a close frame, and tells the protocol callback nothing: its log
+ * line is the only report. The line is logged just before lws closes that
+ * wsi, in the same call, so the next CLIENT_CLOSED is the connection it
+ * belongs to; any other callback in between forgets it. Masked server
+ * frames are not checked by 4.1.6 (they are by lws >= 4.4). */
+static const struct { const char *line, *what; } lws_violations[] = {
+    { "illegal rsv bits set", "a frame with reserved bits (RSV1-3) set, no extension negotiated" },
+    { "illegal opcode", "a frame with a reserved opcode" },
+    { "disordered continuation", "a continuation frame with no message to continue" },
+    { "owed us a FIN", "a new message before the fragmented one ended" },
+    { "control msg can't be fragmented", "a fragmented control frame" },
+    { "Control frame asking for extended length", "a control frame longer than 125 bytes" },
+    { "b63 of length must be zero", "a frame length with the top bit set" },
+    { "Server must not mask", "a masked frame (a server must not mask)" },
+};
+
+static int lws_log_forward = LLL_ERR;   /* what reaches glrun's log */
+
 static void lws_log_emit(int level, const char *line)
 {
-    size_t n = strlen(line);
+    size_t n = strlen(line), i;
+    if (level & (LLL_INFO | LLL_WARN))
+        for (i = 0; i < sizeof lws_violations / sizeof lws_violations[0]; i++)
+            if (strstr(line, lws_violations[i].line)) {
+                W.violation = lws_violations[i].what;
+                break;
+            }
+    if (!(level & lws_log_forward))
+        return;
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
     gl_log(level == LLL_ERR ? GL_LOG_DEBUG : GL_LOG_TRACE, "lws", "%.*s", (int)n, line);
 }
@@ -428,8 +541,9 @@ struct lws_context *ws_lws_context(uv_loop_t *loop, char *err, size_t errlen)
 
     if (W.ctx) return W.ctx;
     W.loop = loop;
-    lws_set_log_level(LLL_ERR | (gl_log_enabled(GL_LOG_TRACE) ? LLL_WARN | LLL_NOTICE : 0),
-                      lws_log_emit);
+    lws_log_forward = LLL_ERR | (gl_log_enabled(GL_LOG_TRACE) ? LLL_WARN | LLL_NOTICE : 0);
+    /* info and warn lines are read for protocol violations (lws_log_emit) */
+    lws_set_log_level(lws_log_forward | LLL_WARN | LLL_INFO, lws_log_emit);
     memset(&info, 0, sizeof info);
     loops[0] = W.loop;
     info.port = CONTEXT_PORT_NO_LISTEN;
@@ -519,8 +633,9 @@ void ws_lws_start(ws_conn *c, struct lws_vhost *vh)
     i.local_protocol_name = ws_protocols[0].name;
     i.userdata = c;
     i.alpn = "http/1.1";
+    i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;   /* see CLIENT_HTTP_REDIRECT */
     if (c->u.tls) {
-        i.ssl_connection = LCCSCF_USE_SSL;
+        i.ssl_connection |= LCCSCF_USE_SSL;
         if (c->insecure)
             i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;

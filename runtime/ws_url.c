@@ -21,6 +21,11 @@ int ws_url_parse(const char *url, ws_url *u, char *err, size_t errlen)
     else { snprintf(err, errlen, "URL must start with ws:// or wss://"); return -1; }
     u->port = u->tls ? 443 : 80;
 
+    /* user:password@ before the host: said as such (never echoed), not
+     * mistaken for a bad port */
+    n = strcspn(p, "/?#");
+    if (memchr(p, '@', n)) { snprintf(err, errlen, "credentials in a ws URL are not supported"); return -1; }
+
     hs = p;
     if (*p == '[') {                       /* IPv6 literal */
         he = strchr(p, ']');
@@ -33,7 +38,6 @@ int ws_url_parse(const char *url, ws_url *u, char *err, size_t errlen)
     }
     n = (size_t)(he - hs);
     if (n == 0 || n >= sizeof u->host) { snprintf(err, errlen, "bad host in URL"); return -1; }
-    if (memchr(hs, '@', n)) { snprintf(err, errlen, "credentials in a ws URL are not supported"); return -1; }
     memcpy(u->host, hs, n);
     u->host[n] = '\0';
     ps = p;

@@ -5,7 +5,7 @@
 --   glrun ask --json "hi" | jq .usageMetadata
 --
 -- Errors go to stderr as one line. Exit status: 0 answered, 1 no answer,
--- 2 usage error. The fallback policy of gemini.chat applies (a retry or a
+-- 2 usage error, 130 interrupted (Ctrl-C). The fallback policy of gemini.chat applies (a retry or a
 -- fallback prints one line on stderr).
 local gemini = require "gemini"
 local json = require "glrun.json"
@@ -26,7 +26,8 @@ options:
                     REST only
   --help            this text
 
-exit status: 0 answered, 1 no answer (the reason on stderr), 2 usage error]]
+exit status: 0 answered, 1 no answer (the reason on stderr), 2 usage error,
+130 interrupted (Ctrl-C)]]
 
 local cli = require "glrun.cli"
 local function usage_error(msg) cli.usage_error("glrun ask", msg) end
@@ -59,6 +60,9 @@ if not question:match("%S") then usage_error("the question is empty") end
 local function first_line(s) return (tostring(s):match("^[^\n]*")) end
 
 local function fail(err)
+  -- Ctrl-C (or SIGTERM, SIGHUP) is not "no answer": glrun reports it and
+  -- exits 130 (143, 129) as for any script
+  if type(err) == "table" and err.kind == "interrupted" then error(err, 0) end
   local msg
   if type(err) == "table" and type(err.attempts) == "table" and #err.attempts > 0 then
     msg = err.attempts[#err.attempts].reason

@@ -29,7 +29,8 @@ options:
   --transport T         live | rest | auto (default auto: Live, then REST)
   --system TEXT         system instruction
   --load FILE           start from a conversation saved with /save
-  --save-on-exit FILE   save the conversation when leaving (also on errors)
+  --save-on-exit FILE   save the conversation when leaving (also on errors,
+                        SIGTERM and SIGHUP); exit status 1 if it cannot be saved
   --help                this text
 
 commands:
@@ -138,13 +139,30 @@ local function encode_conversation()
     .. "]\n}\n"
 end
 
+-- Write the conversation to a temporary file beside path, then rename it
+-- over path: a failed write (a full disk, a quota) is reported and leaves
+-- the previous file as it was.
 local function save(path)
-  local f, err = io.open(path, "w")
-  if not f then return nil, err end
-  local ok, werr = f:write(encode_conversation())
-  f:close()
-  if not ok then return nil, werr end
-  return true
+  local text = encode_conversation()
+  local tmp = ("%s.%d.tmp"):format(path, math.random(1, 1e9))
+  local function failed(why)
+    why = tostring(why or "write failed")
+    local at = why:find(tmp, 1, true)
+    if at then why = why:sub(at + #tmp):gsub("^:%s*", "") end -- the reason, not the temporary name
+    return nil, path .. ": " .. why
+  end
+  local f, err = io.open(tmp, "w")
+  if not f then return failed(err) end
+  local ok, werr = f:write(text)
+  local cok, cerr = f:close()   -- buffered bytes reach the disk (or fail) here
+  if ok and not cok then werr = cerr end
+  if ok and cok then
+    local rok, rerr = os.rename(tmp, path)
+    if rok then return true end
+    werr = rerr
+  end
+  os.remove(tmp)
+  return failed(werr)
 end
 
 local function load(path)
@@ -234,6 +252,9 @@ local function turn(text)
   if wrote and not ends_nl then io.stdout:write("\n") end
   io.stdout:flush()
   if ok then return "ok" end
+  if type(err) == "table" and err.kind == "interrupted" and err.signal and err.signal ~= "SIGINT" then
+    return "stopped" -- SIGTERM, SIGHUP: leave (and save) at once
+  end
   if type(err) == "table" and err.kind == "interrupted" then
     note("[cancelled: the partial reply is not kept in the conversation]")
     return "cancelled"
@@ -331,11 +352,13 @@ if interactive then
     state.transport == "auto" and "Live, falling back to REST" or state.transport == "live" and "Live" or "REST"))
 end
 
-local turns, failed = 0, 0
+local turns, failed, stopped = 0, 0, false
 while true do
   local rok, line = pcall(rl.read, "> ")
   if not rok then
     if not (type(line) == "table" and line.kind == "interrupted") then error(line, 0) end
+    -- SIGTERM, SIGHUP: leave, saving the conversation on the way out
+    if line.signal and line.signal ~= "SIGINT" then stopped = true; break end
     -- Ctrl-C at the prompt: the line is dropped, a new prompt follows
   elseif line == nil then
     break
@@ -352,22 +375,29 @@ while true do
     elseif line:match("%S") then
       if line:sub(1, 2) == "//" then line = line:sub(2) end
       turns = turns + 1
-      if turn(line) == "failed" then failed = failed + 1 end
+      local how = turn(line)
+      if how == "failed" then failed = failed + 1 end
+      if how == "stopped" then stopped = true; break end
     end
   end
 end
 
 gl.trap_interrupts(false)
 if interactive then rl.save_history() end
-local saved_to
+local saved_to, save_failed
 if opts.save_on_exit then
   local sok, serr = save(opts.save_on_exit)
   if sok then saved_to = opts.save_on_exit
-  else io.stderr:write("glrun chat: cannot save the conversation: ", tostring(serr), "\n") end
+  else
+    save_failed = true
+    io.stderr:write("glrun chat: cannot save the conversation: ", tostring(serr), "\n")
+  end
 end
 chat:close()
+-- (stopped by SIGTERM/SIGHUP: glrun exits 143/129 whatever happened here)
+if save_failed and not stopped then os.exit(1) end
 if failed > 0 and not interactive then
   io.stderr:write(("glrun chat: %d of %d turns got no answer%s\n"):format(failed, turns,
     saved_to and ("; the conversation is saved in " .. saved_to) or ""))
-  os.exit(1)
+  if not stopped then os.exit(1) end
 end

@@ -255,18 +255,30 @@ local function user_turn(content)
   return content
 end
 
--- merge streamed parts: consecutive plain text parts become one
+-- merge streamed parts: consecutive plain text parts become one. Their
+-- pieces are collected and joined once by join_parts (appending each piece
+-- to the text so far is quadratic: a 26 MB answer took 25 s).
+local pending = setmetatable({}, { __mode = "k" }) -- part -> its text pieces
 local function add_parts(acc, parts)
   for _, p in ipairs(parts or {}) do
     local last = acc[#acc]
     if type(p.text) == "string" and not p.thought and not p.thoughtSignature and last
        and type(last.text) == "string" and not last.thought and not last.thoughtSignature then
-      last.text = last.text .. p.text
+      local buf = pending[last]
+      if not buf then buf = { last.text }; pending[last] = buf end
+      buf[#buf + 1] = p.text
     else
       local copy = {}
       for k, v in pairs(p) do copy[k] = v end
       acc[#acc + 1] = copy
     end
+  end
+end
+
+local function join_parts(acc)
+  for _, p in ipairs(acc) do
+    local buf = pending[p]
+    if buf then p.text, pending[p] = table.concat(buf), nil end
   end
 end
 
@@ -286,9 +298,11 @@ function Chat:_attempt_rest(model, user, emit, deadline)
   end
   local between = {} -- tool calls and responses of this turn
   for _ = 1, self.max_tool_rounds do
+    -- the turn deadline bounds the whole answer, not only silences: a
+    -- server that keeps the stream alive without answering is cut off too
     local remaining = math.max(1, deadline - self.clock())
     local it, err = rest.stream(self:_request(contents), { model = model, client = self.client,
-      timeout = math.min(self.cfg.timeout, remaining) })
+      timeout = math.min(self.cfg.timeout, remaining), deadline = remaining })
     if not it then return nil, err end
     local parts, usage = {}, nil
     local ok, e = pcall(function()
@@ -301,6 +315,7 @@ function Chat:_attempt_rest(model, user, emit, deadline)
       end
     end)
     if not ok then return nil, e end
+    join_parts(parts)
     if self.limiter and usage and usage.totalTokenCount then self.limiter:record(model, usage.totalTokenCount) end
     local calls = {}
     for _, p in ipairs(parts) do if type(p.functionCall) == "table" then calls[#calls + 1] = p.functionCall end end

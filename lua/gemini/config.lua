@@ -12,6 +12,11 @@
 -- Vertex AI settings are present (a project or a credentials file, no API
 -- key). Every resolved config carries `why`: for each setting, what
 -- decided it (glrun --explain-config prints it).
+--
+-- A key or token is never sent in clear text by mistake: a plain-text base
+-- URL (http://, ws://, or no scheme, which curl takes as http) is refused
+-- unless its host is this machine (127.0.0.0/8, ::1, localhost) or is named
+-- in GLRUN_ALLOW_PLAINTEXT_HOSTS (comma-separated hosts).
 local core = require "glrun.core"
 local errors = require "gemini.errors"
 
@@ -39,6 +44,46 @@ end
 
 local function strip_slash(u)
   return (u:gsub("/+$", ""))
+end
+
+-- The scheme (lower case, nil when there is none) and the host (lower
+-- case, no brackets, port or trailing dot) of a URL.
+local function scheme_host(u)
+  local scheme, rest = u:match("^(%a[%w+.-]*)://(.*)$")
+  local auth = (rest or u):match("^[^/?#]*"):gsub("^.*@", "")
+  local host = auth:match("^%[(.-)%]") or auth:gsub(":%d*$", "")
+  return scheme and scheme:lower(), (host:lower():gsub("%.$", ""))
+end
+
+local function loopback(host)
+  local v4 = host:match("^::ffff:(%d+%.%d+%.%d+%.%d+)$") or host
+  local a, b, c, d = v4:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if a then
+    return tonumber(a) == 127 and tonumber(b) < 256 and tonumber(c) < 256 and tonumber(d) < 256
+  end
+  return host == "localhost" or (host:find(":", 1, true) ~= nil and host:match("^[0:]*1$") ~= nil) -- ::1
+end
+
+local function allowed_plaintext(host)
+  for h in (env("GLRUN_ALLOW_PLAINTEXT_HOSTS") or ""):gmatch("[^,%s]+") do
+    h = h:lower()
+    h = h:match("^%[(.-)%]") or (select(2, h:gsub(":", "")) == 1 and h:gsub(":%d*$", "")) or h
+    if h:gsub("%.$", "") == host then return true end
+  end
+  return false
+end
+
+--- nil, or the configuration error when c would send `what` (its key or
+--- token) in clear text to a host that is not this machine nor allowed.
+local function check_plaintext(c, what)
+  if env("GLRUN_REPLAY") then return nil end -- replaying sends nothing anywhere
+  local scheme, host = scheme_host(c.base_url)
+  if scheme == "https" or scheme == "wss" then return nil end
+  if scheme and scheme ~= "http" and scheme ~= "ws" then return nil end -- curl refuses the rest
+  if loopback(host) or allowed_plaintext(host) then return nil end
+  return errors.config(("%s is %s: the %s would be sent in clear text to %s; use https://, or, if that is "
+    .. "intended, name the host in GLRUN_ALLOW_PLAINTEXT_HOSTS"):format(c.why.base_url or "the base URL",
+    c.base_url, what, host ~= "" and host or "?"))
 end
 
 local NO_KEY = "no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or the Vertex AI "
@@ -155,6 +200,8 @@ local function vertex_resolve(c, opts, why, flag_why)
     why.credentials = express .. " (Vertex AI express mode: an API key, no project)"
     if not c.base_url then c.base_url, why.base_url = M.vertex_host(nil), "express mode host" end
     c.base_url = strip_slash(c.base_url)
+    local perr = check_plaintext(c, "API key")
+    if perr then return nil, perr end
     return c
   end
   local cred, cerr = credentials(opts)
@@ -179,6 +226,8 @@ local function vertex_resolve(c, opts, why, flag_why)
   why.credentials = cred.source
   if not c.base_url then c.base_url, why.base_url = M.vertex_host(c.location), "host of location " .. c.location end
   c.base_url = strip_slash(c.base_url)
+  local perr = check_plaintext(c, "access token")
+  if perr then return nil, perr end
   return c
 end
 
@@ -210,6 +259,11 @@ function M.resolve(opts)
     c.mock = true
     c.source = "--mock"
     why.backend, why.base_url, why.credentials = "--mock (glmock, the offline Gemini)", "--mock", "--mock (no key)"
+    if opts.api_key then -- a key of the script's own: the same rule as without --mock
+      why.base_url = opts.base_url and "option base_url" or why.base_url
+      local perr = check_plaintext(c, "API key")
+      if perr then return nil, perr end
+    end
     return c
   end
   -- which backend
@@ -265,6 +319,8 @@ function M.resolve(opts)
   for u in (env("GLRUN_INSECURE_TLS") or ""):gmatch("[^,%s]+") do
     if strip_slash(u) == c.base_url then c.insecure = true end
   end
+  local perr = check_plaintext(c, "API key")
+  if perr then return nil, perr end
   return c
 end
 

@@ -48,8 +48,10 @@ function M.chat(opts)
   return require("gemini.chat").new(opts)
 end
 
---- One answer, as text. Returns text, response — or nil, err.
---- opts: model, system, config, timeout, history.
+--- One answer, as text. Returns text, response — or nil, err (an answer
+--- that is empty, blocked or incomplete is an error too).
+--- opts: model, system, config, timeout (idle seconds), deadline (seconds
+--- for the whole answer), history.
 function M.ask(prompt, opts)
   opts = opts or {}
   local resp, err = M.rest.generate(M.request(prompt, opts), opts)
@@ -58,7 +60,9 @@ function M.ask(prompt, opts)
 end
 
 --- Stream an answer: an iterator of text pieces, as they arrive over
---- streamGenerateContent (SSE). Raises the error if the request fails.
+--- streamGenerateContent (SSE). Raises the error if the request fails,
+--- and when the stream ends before the answer is complete (kind
+--- "stream_cut", err.partial the text so far). opts as for ask.
 function M.stream(prompt, opts)
   opts = opts or {}
   local it, st, _, closer = M.rest.stream(M.request(prompt, opts), opts)

@@ -49,6 +49,9 @@ M.policy = {
   setup_timeout = 20,         -- seconds to wait for setupComplete
   connect_timeout = 30,       -- WebSocket handshake
   reseed = true,              -- after 1007 on resume: fresh session + transcript
+  max_turn_bytes = 8 * 1024 * 1024, -- model text of one turn; past it the turn fails ("too_large")
+  history_turns = 200,        -- the session's transcript keeps the latest contents only:
+  history_bytes = 16 * 1024 * 1024, -- at most this many, and about this many bytes of text
 }
 
 local LIVE_METHOD = "BidiGenerateContent"
@@ -159,6 +162,21 @@ function M.diagnose(err, ctx)
     elseif st == 407 then
       msg = "Live handshake to " .. url .. " failed: HTTP 407 - the proxy wants credentials"
       hint = "put user:password in the proxy URL"
+    elseif st >= 300 and st < 400 then
+      -- never followed (glrun.ws): the host it pointed to, without credentials
+      local loc = err.location or ""
+      local to = loc:match("^%a[%w+.-]*://([^/?#]+)") or loc:match("^[^?#]+")
+      if to then to = to:gsub("^.*@", "") end
+      msg = "Live handshake to " .. url .. " failed: HTTP " .. st .. " - a proxy or captive portal "
+        .. "redirected the WebSocket upgrade" .. (to and to ~= "" and (" (to " .. to .. ")") or "")
+        .. "; a Live endpoint never redirects, and glrun does not follow it"
+      hint = "sign in to the network's portal, or check the proxy settings and GOOGLE_GEMINI_BASE_URL"
+    elseif st == 0 then
+      -- connected and asked, but no complete HTTP answer came back
+      local why = (err.message or ""):match("%(([^()]*)%)%s*$")
+      msg = "Live handshake to " .. url .. " failed: the server took the connection but sent no "
+        .. "complete HTTP response to the upgrade" .. (why and (" (" .. why .. ")") or "")
+      retryable = true
     elseif st == 429 or st >= 500 then
       msg = "Live handshake to " .. url .. " failed: HTTP " .. st .. " - the server is overloaded "
         .. "or the quota is exhausted; retry later"
@@ -255,6 +273,14 @@ function M.diagnose(err, ctx)
     hint = "a TLS-intercepting proxy needs its CA in the system store"
   elseif kind == "dns" or kind == "connect" then
     retryable = true
+  elseif kind == "protocol" and err.protocol_violation then
+    -- the server (or something in between) broke RFC 6455: the same
+    -- endpoint will do it again, so this is never retried
+    fatal = true
+    msg = "Live connection to " .. url .. " failed: protocol violation by the server: "
+      .. tostring(err.violation or "a malformed frame") .. " (" .. tostring(err.close_code or 1002) .. ")"
+    hint = "a proxy or middlebox that rewrites WebSocket traffic, or a server that is not a Live "
+      .. "endpoint, does this; check GOOGLE_GEMINI_BASE_URL and any proxy in between"
   elseif kind == "protocol" then
     fatal = false
   end
@@ -428,7 +454,16 @@ local function open(s, handle)
                   insecure = s.client.insecure, max_message = s.max_message or 64 * 1024 * 1024,
                   queue = s.queue, ping = s.ping, idle_timeout = s.idle_timeout }
   for k, v in pairs(s.ws_opts or {}) do wopts[k] = v end
-  local conn, err = ws.connect(wopts)
+  local okc, conn, err = pcall(ws.connect, wopts)
+  if not okc then
+    -- glrun.ws raises on a URL or proxy it cannot use: misuse in a script,
+    -- but here both come from the configuration
+    local why = type(conn) == "string" and conn:match("ws%.connect: (.*)") or ""
+    if why:find("URL", 1, true) or why:find("proxy scheme", 1, true) or why:find("bad proxy", 1, true) then
+      return nil, M.diagnose(errors.new("config", "Live endpoint " .. core.redact(s.url) .. ": " .. why), ctx)
+    end
+    error(conn, 0)
+  end
   if not conn then return nil, M.diagnose(err, ctx) end
   local ok, serr = conn:send(encode{ setup = setup })
   if not ok then conn:close(); return nil, M.diagnose(serr, ctx) end
@@ -484,12 +519,24 @@ function M.connect(opts)
   local setup, text_via = M.build_setup(model, opts)
   if c.backend == "vertex" then setup.model = config.vertex_model_path(c, models.id(model)) end
   local api_version = opts.api_version or c.api_version
+  local url = M.url(c, { api_version = opts.api_version })
+  local authority = url:match("^wss?://([^/?#]*)") or ""
+  if authority:find("@", 1, true) then
+    -- credentials in the base URL (REST sends them as Basic auth): a Live
+    -- upgrade does not carry them; fail this attempt (a chat falls back)
+    local shown = core.redact((url:gsub("^(wss?://)[^/?#]*@", "%1***@")))
+    return nil, errors.new("ws_handshake", "Live handshake to " .. shown .. " not attempted: the "
+      .. "base URL carries credentials (user:password@host), which glrun does not send on a "
+      .. "WebSocket upgrade", { url = shown, live = true, model = models.id(model),
+        retryable = false, fatal = true,
+        hint = "put the credentials in a proxy URL (HTTPS_PROXY), or use the REST transport" })
+  end
   local s = setmetatable({
     client = c, model = models.id(model), setup = setup, text_via = text_via,
     -- audio that only carries a transcript is not decoded unless asked for
     skip_audio = text_via == "transcript" and modality_of(opts) ~= "AUDIO" and not opts.keep_audio,
     api_version = api_version, mock = c.mock,
-    url = M.url(c, { api_version = opts.api_version }), policy = pol,
+    url = url, policy = pol,
     ws_opts = opts.ws, max_message = opts.max_message, queue = opts.queue,
     ping = opts.ping, idle_timeout = opts.idle_timeout,
     q = {}, qh = 1, qt = 0,           -- normalized events not yet delivered
@@ -521,11 +568,61 @@ function Session:_attach(conn, early)
 end
 
 function Session:_push(ev)
+  -- a turn that ends (or is abandoned by a reconnect) starts the count over
+  if ev.type == "turn_complete" or ev.type == "interrupted" then self.turn_bytes = 0 end
   self.qt = self.qt + 1
   self.q[self.qt] = ev
 end
 
+-- Bytes of text and inline data in a content (for the history window).
+local function content_bytes(c)
+  local n = 0
+  for _, p in ipairs(type(c) == "table" and type(c.parts) == "table" and c.parts or {}) do
+    if type(p) == "table" then
+      if type(p.text) == "string" then n = n + #p.text end
+      if type(p.inlineData) == "table" and type(p.inlineData.data) == "string" then n = n + #p.inlineData.data end
+    end
+  end
+  return n
+end
+
+-- Keep the transcript a window: the latest policy.history_turns contents,
+-- within policy.history_bytes, starting with a user turn. What falls out
+-- is counted in history_dropped (a re-seed after a refused handle then
+-- sends the window only).
+local function trim_history(self)
+  local h, pol = self.history, self.policy
+  local max_turns, max_bytes = pol.history_turns or 200, pol.history_bytes or 16 * 1024 * 1024
+  local n, keep, bytes = #h, 0, 0
+  for i = n, 1, -1 do
+    local b = content_bytes(h[i])
+    if keep >= max_turns or (keep > 0 and bytes + b > max_bytes) then break end
+    keep, bytes = keep + 1, bytes + b
+  end
+  local drop = n - keep
+  while drop < n and type(h[drop + 1]) == "table" and h[drop + 1].role == "model" do drop = drop + 1 end
+  if drop == 0 then return end
+  table.move(h, drop + 1, n, 1)
+  for i = n - drop + 1, n do h[i] = nil end
+  self.hist_at_handle = math.max(0, (self.hist_at_handle or 0) - drop)
+  self.history_dropped = (self.history_dropped or 0) + drop
+end
+
+-- The model's turn passed policy.max_turn_bytes of text without ending (a
+-- server streaming forever): the turn fails with what came so far in
+-- err.partial, and the connection is closed, since it would go on
+-- streaming that turn.
+local function turn_too_large(self, cap)
+  local partial = table.concat(self.model_text)
+  self.model_text, self.turn_bytes, self.turn_open = {}, 0, false
+  self.failed = errors.new("too_large", ("Live %s: the answer passed %d bytes without turnComplete "
+    .. "(policy.max_turn_bytes); the turn is abandoned and the session closed"):format(tostring(self.model), cap),
+    { partial = partial, limit = cap, live = true, model = self.model, retryable = false, fatal = false })
+  if self.conn then self.conn:close() end
+end
+
 function Session:_push_message(msg)
+  if self.failed then return end -- a failed turn's connection: nothing more is taken from it
   local evs = {}
   normalize(self, msg, evs)
   for _, ev in ipairs(evs) do
@@ -537,13 +634,18 @@ function Session:_push_message(msg)
     elseif ev.type == "go_away" then
       self.go_away = ev
     elseif ev.type == "text" or ev.type == "output_transcription" then
+      local cap = self.policy.max_turn_bytes or 8 * 1024 * 1024
+      local bytes = (self.turn_bytes or 0) + #ev.text
+      if bytes > cap then return turn_too_large(self, cap) end
+      self.turn_bytes = bytes
       self.model_text[#self.model_text + 1] = ev.text
       self.turn_open = true
     elseif ev.type == "turn_complete" or ev.type == "interrupted" then
       if #self.model_text > 0 then
         self.history[#self.history + 1] = { role = "model", parts = { { text = table.concat(self.model_text) } } }
       end
-      self.model_text = {}
+      self.model_text, self.turn_bytes = {}, 0
+      trim_history(self)
       if ev.type == "turn_complete" then
         self.turn_open = false
         self.failures = 0       -- a turn went through: the connection is good
@@ -701,13 +803,24 @@ end
 
 --- Collect one turn: returns text (model text or transcript), audio (PCM
 --- bytes, when any), the turn_complete event — or nil, err.
+--- The session bounds the text (policy.max_turn_bytes: nil, err of kind
+--- "too_large", err.partial the text so far); the audio collected here is
+--- bounded by policy.max_turn_audio_bytes (default 256 MiB, ~90 min).
 function Session:receive_turn(timeout)
-  local text, audio = {}, {}
+  local text, audio, audio_bytes = {}, {}, 0
+  local audio_cap = self.policy.max_turn_audio_bytes or 256 * 1024 * 1024
   while true do
     local ev, err = self:recv(timeout)
     if not ev then return nil, err end
     if ev.type == "text" or ev.type == "output_transcription" then text[#text + 1] = ev.text
-    elseif ev.type == "audio" then audio[#audio + 1] = ev.audio
+    elseif ev.type == "audio" then
+      audio_bytes = audio_bytes + #ev.audio
+      if audio_bytes > audio_cap then
+        return nil, errors.new("too_large", ("Live %s: the answer's audio passed %d bytes without turnComplete "
+          .. "(policy.max_turn_audio_bytes); use events() to stream it"):format(tostring(self.model), audio_cap),
+          { partial = table.concat(text), limit = audio_cap, live = true, model = self.model })
+      end
+      audio[#audio + 1] = ev.audio
     elseif ev.type == "turn_complete" then
       if ev.reason == "reconnect" then
         -- the connection dropped after the server had taken the turn: the

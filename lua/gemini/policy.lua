@@ -53,7 +53,8 @@ P.restart_after_text = true -- a failure after text was shown restarts the turn 
 ---         skip = { ["rest:gemini-x"] = true, ... } (models given up on this turn),
 ---         circuit = { live = "closed"|"open"|"half_open" },
 ---         last = { transport, model } (the previous attempt, for retries),
----         retry = bool (the last decision was a retry) }
+---         retry = bool (the last decision was a retry),
+---         failures = { {transport, model, err, decision}, ... } (this turn's) }
 --- Returns { transport = ..., model = ... } or nil when nothing is left.
 --- (Every policy function gets the whole policy as its last argument, so
 --- overriding a knob changes what the default functions do.)
@@ -61,8 +62,12 @@ function P.choose(ctx, p)
   p = p or P
   if ctx.retry and ctx.last then return ctx.last end
   local order = ctx.transport == "auto" and p.transports or { ctx.transport }
+  local down = {} -- transports whose endpoint failed for good this turn (classify: transport_down)
+  for _, f in ipairs(ctx.failures or {}) do
+    if type(f.decision) == "table" and f.decision.transport_down then down[f.transport] = true end
+  end
   for _, tr in ipairs(order) do
-    local usable = tr ~= "live" or ctx.circuit.live ~= "open" or ctx.transport == "live"
+    local usable = not down[tr] and (tr ~= "live" or ctx.circuit.live ~= "open" or ctx.transport == "live")
     if usable then
       for _, m in ipairs((ctx.chain or p.chain)[tr] or {}) do
         if not ctx.skip[tr .. ":" .. m] then return { transport = tr, model = m } end
@@ -97,6 +102,7 @@ end
 --- err: an error object; at: { transport, model, url }.
 --- Returns { action = "retry"|"reconnect"|"fallback"|"fail", delay = secs?,
 ---           circuit = true (stop using Live for a cool-down)?,
+---           transport_down = true (no other model of this transport either, this turn)?,
 ---           reason = "one line: what failed, the likely cause, what now" }
 function P.classify(err, at, p)
   p = p or P
@@ -162,14 +168,30 @@ function P.classify(err, at, p)
              reason = what .. ": the stream was cut (" .. first_line(err.message) .. ")" }
   end
   if k == "timeout" then
+    if err.deadline then -- the attempt was given what was left of the turn
+      return { action = "fail", reason = what .. (": the turn deadline (%g s) passed before the answer was complete")
+        :format(p.turn_deadline) }
+    end
     return { action = "retry", fallback_after = 1, reason = what .. ": no answer in time" }
   end
-  if k == "connect" or k == "dns" or k == "tls" then
+  if k == "tls" then
+    -- a certificate that is not trusted (or a handshake the server
+    -- refuses) does not heal by retrying, nor on another model at the same
+    -- endpoint: leave this transport for the turn
+    return { action = "fallback", circuit = at.transport == "live" or nil, transport_down = true,
+             reason = what .. ": TLS failed (" .. first_line(err.message) .. "): a retry cannot fix "
+               .. "a certificate this machine does not trust (SSL_CERT_FILE names the CA file both transports use)" }
+  end
+  if k == "connect" or k == "dns" then
     if at.transport == "live" then
       return { action = "fallback", circuit = true, reason = what .. ": cannot reach the Live endpoint (" .. k .. "): "
         .. first_line(err.message) }
     end
     return { action = "retry", fallback_after = 2, reason = what .. ": cannot reach the server (" .. k .. ")" }
+  end
+  if k == "protocol" and err.protocol_violation and at.transport == "live" then
+    -- the Live server (or a middlebox) broke RFC 6455: it will again, REST may work
+    return { action = "fallback", circuit = true, reason = what .. ": " .. first_line(err.message) }
   end
   if k == "config" then return { action = "fail", reason = what .. ": " .. tostring(err.message) } end
   return { action = "fail", reason = what .. ": " .. first_line(tostring(err)) }

@@ -26,7 +26,8 @@ R.defaults = {
 
 --- opts: limits (model -> {rpm, tpm}; merged over the defaults unless
 --- opts.replace), clock (seconds, default gl.now), sleep (default
---- gl.sleep), window (seconds, default 60).
+--- gl.sleep), window (seconds, default 60), warn (function(message): where
+--- the one warning about an implausible token count goes; default the log).
 function R.new(opts)
   opts = opts or {}
   local limits = {}
@@ -37,6 +38,8 @@ function R.new(opts)
     clock = opts.clock or gl.now,
     sleep = opts.sleep or gl.sleep,
     window = opts.window or 60,
+    warn = opts.warn or function(msg) gl.log("warn", msg, "ratelimit") end,
+    warned = false,     -- the implausible-usage warning was given
     used = {},          -- model -> list of {t, tokens}
     waited = 0,         -- seconds spent waiting, in total
   }, R)
@@ -108,9 +111,29 @@ function R:acquire(model, tokens, deadline)
 end
 
 --- Correct the token count of the latest request once usage is known.
+--- The count comes from the server (usageMetadata.totalTokenCount) and is
+--- not trusted blindly: a non-number, NaN or a negative count is ignored,
+--- and a count above the model's TPM budget counts as the budget (one
+--- response claiming 1e38 tokens would otherwise stall every later turn a
+--- whole window). The first such count is warned about, once.
 function R:record(model, tokens)
   local list = self.used[model]
-  if list and list[#list] then list[#list].tokens = tokens end
+  if not (list and list[#list]) then return end
+  local claimed, why = tokens, nil
+  if math.type(tokens) == nil or tokens ~= tokens or tokens < 0 or tokens == math.huge then
+    why, tokens = "ignored", nil
+  else
+    local l = self:limit(model)
+    if l and l.tpm and tokens > l.tpm then
+      why, tokens = ("counted as %s tokens, the model's TPM budget"):format(tostring(l.tpm)), l.tpm
+    end
+  end
+  if tokens then list[#list].tokens = tokens end
+  if why and not self.warned then
+    self.warned = true
+    self.warn(("%s: the server reported an implausible token count (%s); %s"):format(
+      model, tostring(claimed), why))
+  end
 end
 
 function R:describe(model)

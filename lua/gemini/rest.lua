@@ -76,14 +76,41 @@ end
 local function decode(res, url)
   local obj, err = json.decode(res.body)
   if obj == nil then
-    return nil, errors.new("protocol", "POST " .. url .. ": " .. err, { body = res.body:sub(1, 4096) })
+    return nil, errors.new("protocol", "POST " .. url .. ": " .. err, { body = require("glrun.core").redact(res.body:sub(1, 8192)):sub(1, 4096) })
   end
   return obj
 end
 
+-- An answer is complete only with a finishReason on some candidate; a
+-- prompt refused outright has promptFeedback.blockReason instead.
+local function finished(resp)
+  if type(resp.candidates) ~= "table" then return false end
+  for _, cand in ipairs(resp.candidates) do
+    if type(cand) == "table" and cand.finishReason ~= nil and cand.finishReason ~= json.null then return true end
+  end
+  return false
+end
+
+local function blocked(resp, url)
+  local pf = resp.promptFeedback
+  local why = type(pf) == "table" and pf.blockReason
+  if not why or why == json.null then return nil end
+  local msg = type(pf.blockReasonMessage) == "string" and (": " .. pf.blockReasonMessage) or ""
+  return errors.new("blocked", ("POST %s: the prompt was blocked (%s)%s"):format(url, tostring(why), msg),
+                    { block_reason = why, response = resp })
+end
+
+local function empty_answer(url, how, status)
+  return errors.new("protocol", ("POST %s: an empty answer (%s)"):format(url, how), { status = status, empty = true })
+end
+
+local PARTIAL_MAX = 1 << 20 -- text kept for a cut stream's err.partial
+
 --- generateContent. req = {contents = {...}, generationConfig = ..., ...};
---- opts = {model, timeout, client = {api_key, base_url, ...}}. Returns the response
---- (with .text) or nil, err.
+--- opts = {model, timeout (idle seconds), deadline (seconds for the whole
+--- answer), client = {api_key, base_url, ...}}. Returns the response (with
+--- .text) or nil, err: an answer without a finishReason is not an answer
+--- (an empty one, a blocked prompt: kind "blocked", an incomplete one).
 function M.generate(req, opts)
   opts = opts or {}
   local c = config.get(opts.client)
@@ -91,11 +118,24 @@ function M.generate(req, opts)
   local body = encode(req)
   local res, err = with_auth(c, function(h)
     return http.request{ url = url, method = "POST", headers = h, body = body,
-                         timeout = opts.timeout or c.timeout, insecure = c.insecure }
+                         timeout = opts.timeout or c.timeout, deadline = opts.deadline, insecure = c.insecure }
   end)
   if not res then return nil, err end
+  if res.status == 204 or not res.body:find("%S") then
+    return nil, empty_answer(url, res.status == 204 and "HTTP 204, no content" or
+      ("HTTP %d with an empty body"):format(res.status), res.status)
+  end
   local obj, derr = decode(res, url)
   if not obj then return nil, derr end
+  if type(obj) ~= "table" then
+    return nil, errors.new("protocol", "POST " .. url .. ": the answer is not a JSON object", { body = require("glrun.core").redact(res.body:sub(1, 8192)):sub(1, 4096) })
+  end
+  local berr = blocked(obj, url)
+  if berr then return nil, berr end
+  if not finished(obj) then
+    return nil, errors.new("protocol", "POST " .. url .. ": an incomplete answer (no finishReason on any candidate)",
+                           { response = obj, incomplete = true })
+  end
   obj.text = M.text_of(obj)
   return obj
 end
@@ -104,7 +144,9 @@ end
 --- response chunks (each with .text), or nil, err when the request fails
 --- before the stream starts. The iterator raises a failure that happens
 --- mid-stream (an error event, a cut stream) after delivering every chunk
---- that came before it.
+--- that came before it; a stream that ends before a finishReason is cut
+--- (kind "stream_cut", err.partial the text so far), one with no chunk
+--- at all is an empty answer. opts.deadline: seconds for the whole answer.
 function M.stream(req, opts)
   opts = opts or {}
   local c = config.get(opts.client)
@@ -112,12 +154,31 @@ function M.stream(req, opts)
   local body = encode(req)
   local it, st, _, closer = with_auth(c, function(h)
     return http.sse{ url = url, method = "POST", headers = h, body = body,
-                     timeout = opts.timeout or c.timeout, insecure = c.insecure }
+                     timeout = opts.timeout or c.timeout, deadline = opts.deadline, insecure = c.insecure }
   end)
   if not it then return nil, st end
+  local n, done, partial, kept = 0, false, {}, 0
+  local function cut(err)
+    if type(err) == "table" and (err.kind == "stream_cut" or err.kind == "timeout" or err.kind == "network") then
+      err.partial = table.concat(partial)
+      err.partial_truncated = kept > PARTIAL_MAX or nil
+    end
+    errors.raise(err)
+  end
   local function next_chunk()
-    local ev = it()
-    if ev == nil then return nil end
+    local ok, ev = pcall(it)
+    if not ok then cut(ev) end
+    if ev == nil then
+      if done then return nil end
+      if n == 0 then
+        local status = st:status()
+        errors.raise(empty_answer(url, status == 204 and "HTTP 204, no content"
+          or ("HTTP %d, a stream with no event"):format(status), status))
+      end
+      cut(errors.new("stream_cut", ("POST %s: the stream ended before the answer was complete "
+        .. "(no finishReason after %d chunk(s))"):format(url, n), { events = n }))
+    end
+    n = n + 1
     local chunk = ev.json
     if type(chunk) ~= "table" then
       errors.raise(errors.new("protocol", "POST " .. url .. ": an SSE event is not a JSON object",
@@ -128,7 +189,14 @@ function M.stream(req, opts)
         .. tostring(chunk.error.status) .. ": " .. tostring(chunk.error.message),
         { status = chunk.error.code, error = chunk.error, midstream = true }))
     end
+    local berr = blocked(chunk, url)
+    if berr then errors.raise(berr) end
+    if finished(chunk) then done = true end
     chunk.text = M.text_of(chunk)
+    if kept <= PARTIAL_MAX then
+      partial[#partial + 1] = chunk.text
+      kept = kept + #chunk.text
+    end
     return chunk
   end
   return next_chunk, st, nil, closer

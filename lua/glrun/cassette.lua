@@ -12,9 +12,65 @@ local M = {}
 local dir = os.getenv("GLRUN_REPLAY")
 local exchanges
 
-local function bytes(e)
-  if e.b64 then return assert(core.b64decode(e.b64)) end
+-- A cassette file that is not what --record writes ends the run with one
+-- line naming the file and what is wrong (no traceback).
+local function corrupt(name, what)
+  error(core.error("replay", ("the cassette file %s is corrupt: %s"):format(name, what), { brief = true }), 0)
+end
+
+-- The bytes of an event or request ("data", or "b64" for non-UTF-8).
+local function bytes(e, name, where)
+  if e.b64 ~= nil then
+    local b = type(e.b64) == "string" and core.b64decode(e.b64)
+    if not b then corrupt(name, where .. ": \"b64\" is not base64") end
+    return b
+  end
+  if e.data ~= nil and type(e.data) ~= "string" then corrupt(name, where .. ": \"data\" is not a string") end
   return e.data
+end
+
+-- want: a Lua type; "object" and "array" are tables
+local function check_type(name, v, want, where)
+  if type(v) ~= (want == "object" and "table" or want == "array" and "table" or want) then
+    local is = v == nil and "missing" or v == json.null and "null"
+      or type(v) == "table" and "a JSON object or array" or "a " .. type(v)
+    corrupt(name, ("%s should be a %s, it is %s"):format(where,
+      (want == "object" or want == "array") and "JSON " .. want or want, is))
+  end
+end
+
+-- Check an exchange's shape (what the replay side reads) and decode its bytes.
+local function validate(ex, name)
+  check_type(name, ex, "object", "the file")
+  if ex.kind ~= "http" and ex.kind ~= "ws" then
+    corrupt(name, "\"kind\" should be \"http\" or \"ws\", it is " .. tostring(ex.kind))
+  end
+  check_type(name, ex.request, "object", "\"request\"")
+  check_type(name, ex.request.method, "string", "\"request.method\"")
+  check_type(name, ex.request.url, "string", "\"request.url\"")
+  ex.body = bytes(ex.request, name, "\"request\"")
+  if ex.response ~= nil then
+    check_type(name, ex.response, "object", "\"response\"")
+    check_type(name, ex.response.status, "number", "\"response.status\"")
+    if ex.response.headers ~= nil then check_type(name, ex.response.headers, "string", "\"response.headers\"") end
+    if ex.response.t ~= nil then check_type(name, ex.response.t, "number", "\"response.t\"") end
+  end
+  for _, f in ipairs{ "t", "result", "close_code" } do
+    if ex[f] ~= nil then check_type(name, ex[f], "number", '"' .. f .. '"') end
+  end
+  for _, f in ipairs{ "error", "reason", "error_kind" } do
+    if ex[f] ~= nil then check_type(name, ex[f], "string", '"' .. f .. '"') end
+  end
+  if ex.events ~= nil then
+    check_type(name, ex.events, "array", "\"events\"")
+    for i, ev in ipairs(ex.events) do
+      local where = ("event %d"):format(i)
+      check_type(name, ev, "object", where)
+      check_type(name, ev.t, "number", where .. " \"t\"")
+      ev.bytes = bytes(ev, name, where)
+      if ev.bytes == nil then corrupt(name, where .. " has neither \"data\" nor \"b64\"") end
+    end
+  end
 end
 
 local function path_of(url)
@@ -34,11 +90,12 @@ local function load()
         local text = f:read("a")
         f:close()
         local ex, err = json.decode(text)
-        if not ex then error(core.error("replay", name .. ": " .. err, { brief = true }), 0) end
+        if ex == nil then
+          corrupt(name, (#text == 0 and "it is empty" or "it is not JSON (truncated?): " .. err))
+        end
+        validate(ex, name)
         ex.file = name
         ex.key = ex.request.method .. " " .. path_of(ex.request.url)
-        ex.body = ex.request.data or (ex.request.b64 and core.b64decode(ex.request.b64)) or nil
-        for _, ev in ipairs(ex.events or {}) do ev.bytes = bytes(ev) end
         exchanges[#exchanges + 1] = ex
         found = true
       end

@@ -90,6 +90,14 @@ expect_eq "runaway: the script goes on after the interruption" 0 "$RC"
 expect_match "runaway: join returns the error" "runaway: task 2 ran" "$OUT"
 expect_match "runaway: a warning came first" "without yielding" "$ERR"
 
+# a long C call (a backtracking string.find: 3-5 s here, warned at 0.7 s)
+# runs no Lua hook: the watchdog thread warns while it runs, not after
+run env GLRUN_WARN_RUN_SECONDS=0.2 "$GLRUN" -e "io.stderr:write('before\n'); string.find(('a'):rep(32), ('a*'):rep(8) .. 'b'); io.stderr:write('after\n')"
+expect_eq "C call: exit 0" 0 "$RC"
+expect_eq "C call: warned while it ran" "before|inside a C function|after|" \
+  "$(printf '%s\n' "$ERR" | grep -o 'before\|inside a C function\|after' | tr '\n' '|')"
+expect_match "C call: the warning names the task and the time" "task 1 has run [0-9.]+ s without yielding" "$ERR"
+
 # a task cannot wait for itself
 run "$GLRUN" -e 'local t; t = gl.spawn(function() gl.current():join() end); print(select(2, t:join()))'
 expect_eq "a task joining itself fails, the script goes on" 0 "$RC"
@@ -100,33 +108,52 @@ run "$GLRUN" -e 'table.sort({3,2,1}, function(a, b) gl.sleep(0) return a < b end
 expect_eq "sleep in a non-yieldable place is an error" 1 "$RC"
 expect_match "and says it needs a task" "inside a task" "$ERR"
 
-# SIGINT stops gracefully: exit 130 and a message. (Not under timeout(1):
-# it forwards a SIGINT to its whole process group, so glrun would get two.)
-wait_bounded() { # PID: wait for it, killing it after 20 s
-  ( trap - EXIT; sleep 20; kill -9 "$1" 2>/dev/null ) & local dog=$!
-  wait "$1"; local rc=$?
-  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
-  return $rc
+# Signals. glrun runs in the background and gets the signal from kill(1)
+# itself, never through timeout(1) (it forwards a signal to its whole
+# process group, so glrun would get two). No watchdog subshell either: a
+# subshell killed before it has reset its traps runs this shell's EXIT trap,
+# which removes $TMP under the running test (the old flake: "sig.out: No
+# such file or directory", "wait_for: No record of process").
+# start_bg WORD CMD...: runs CMD in the background (stdout sig.out, stderr
+# sig.err) and waits, bounded, until WORD is on its stdout; sets pid.
+start_bg() {
+  local word=$1; shift
+  : >"$TMP/sig.out"; : >"$TMP/sig.err"
+  "$@" >"$TMP/sig.out" 2>"$TMP/sig.err" &
+  pid=$!
+  for _ in $(seq 1 600); do grep -q "$word" "$TMP/sig.out" 2>/dev/null && return 0; sleep 0.05; done
+  return 1
 }
-"$GLRUN" -e 'print("started"); io.stdout:flush(); gl.sleep(30)' >"$TMP/sig.out" 2>"$TMP/sig.err" &
-pid=$!
-for _ in $(seq 1 100); do grep -q started "$TMP/sig.out" 2>/dev/null && break; sleep 0.05; done
-kill -INT "$pid"; wait_bounded "$pid"; RC=$?
+# wait_bounded PID: its exit status; SIGKILLed if still running after ~30 s
+wait_bounded() {
+  for _ in $(seq 1 600); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$1" 2>/dev/null
+  wait "$1"
+}
+# signal_test SIG WORD CMD...: start CMD, send SIG once WORD is out; sets RC
+signal_test() {
+  local sig=$1 word=$2; shift 2
+  if start_bg "$word" "$@"; then kill -"$sig" "$pid"; else bad "$word never printed: $(cat "$TMP/sig.err")"; fi
+  wait_bounded "$pid"; RC=$?
+}
+
+# the helpers' EXIT trap runs in the test's own shell only: a background
+# subshell killed at birth must not take $TMP with it
+{ for _ in $(seq 1 20); do ( sleep 5 ) & k=$!; kill "$k"; wait "$k"; [ -d "$TMP" ] || break; done; } 2>/dev/null
+expect_eq "a subshell killed at birth leaves \$TMP alone" yes "$([ -d "$TMP" ] && echo yes || echo no)"
+[ -d "$TMP" ] || { finish; }
+
+# SIGINT stops gracefully: exit 130 and a message
+signal_test INT started "$GLRUN" -e 'print("started"); io.stdout:flush(); gl.sleep(30)'
 expect_eq "SIGINT while waiting exits 130" 130 "$RC"
 expect_match "SIGINT says interrupted" "interrupted" "$(cat "$TMP/sig.err")"
 
-"$GLRUN" -e 'print("busy"); io.stdout:flush(); local x = 0; while true do x = x + 1 end' >"$TMP/sig.out" 2>"$TMP/sig.err" &
-pid=$!
-for _ in $(seq 1 100); do grep -q busy "$TMP/sig.out" 2>/dev/null && break; sleep 0.05; done
-kill -INT "$pid"; wait_bounded "$pid"; RC=$?
+signal_test INT busy "$GLRUN" -e 'print("busy"); io.stdout:flush(); local x = 0; while true do x = x + 1 end'
 expect_eq "SIGINT in a busy loop exits 130" 130 "$RC"
 
 # with gl.trap_interrupts(true), Ctrl-C raises once in the waiting task
 # and the run goes on (how a REPL cancels one reply)
-"$GLRUN" -e 'gl.trap_interrupts(true); print("ready"); io.stdout:flush(); local ok, e = pcall(gl.sleep, 30); print("caught", e.kind); gl.sleep(0.05); print("still running")' >"$TMP/sig.out" 2>"$TMP/sig.err" &
-pid=$!
-for _ in $(seq 1 100); do grep -q ready "$TMP/sig.out" 2>/dev/null && break; sleep 0.05; done
-kill -INT "$pid"; wait_bounded "$pid"; RC=$?
+signal_test INT ready "$GLRUN" -e 'gl.trap_interrupts(true); print("ready"); io.stdout:flush(); local ok, e = pcall(gl.sleep, 30); print("caught", e.kind); gl.sleep(0.05); print("still running")'
 expect_eq "trapped Ctrl-C: the run goes on and exits 0" 0 "$RC"
 expect_match "trapped Ctrl-C: caught as an error" "caught	interrupted" "$(cat "$TMP/sig.out" "$TMP/sig.err")"
 expect_match "trapped Ctrl-C: then still running" "still running" "$(cat "$TMP/sig.out")"

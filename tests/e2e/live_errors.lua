@@ -46,8 +46,9 @@ err, msg = fails{ model = "gemini-live-text-test", client = { api_key = "expired
 assert(err.close_code == 1007 and err.fatal, msg)   -- ("expired" is the key here, so it is redacted)
 err, msg = fails{ model = "gemini-3.1-flash-live-preview", modality = "text" }
 assert(err.close_code == 1007 and msg:find("response modality", 1, true), msg)
--- ... and without forcing TEXT, glrun asks that model for AUDIO + transcript
-local s = assert(live.connect{ model = "gemini-3.1-flash-live-preview" })
+-- ... and without forcing TEXT, glrun asks an audio-only model for AUDIO + transcript
+-- (a 2.5 one: a 3.x Live model takes user text only as realtimeInput.text)
+local s = assert(live.connect{ model = "gemini-2.5-flash-native-audio-preview-12-2025" })
 assert(s:send_text("hi"))
 assert(s:receive_turn(10) == "echo: hi")
 s:close()

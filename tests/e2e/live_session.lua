@@ -50,7 +50,7 @@ assert(audio == nil, "carrier audio is not decoded unless asked for")
 s:close()
 
 -- 3. audio out: PCM16LE 24 kHz decoded in C (100 ms per word in glmock)
-s = assert(live.connect{ model = "gemini-3.1-flash-live-preview", modality = "audio" })
+s = assert(live.connect{ model = "gemini-2.5-flash-native-audio-preview-09-2025", modality = "audio" })
 assert(s:send_text("one two three"))
 local chunks, transcript, rate = 0, {}, nil
 for ev in s:events{ timeout = 10 } do

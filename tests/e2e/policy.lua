@@ -58,6 +58,14 @@ check(E("http", { status = 504 }), restat, "retry", "504")
 check(E("http", { status = 503, midstream = true }), restat, "retry", "503")
 check(E("stream_cut"), restat, "retry", "cut")
 check(E("stream_cut"), live, "reconnect", "cut")
+-- a certificate that is not trusted does not heal: no retry, no other
+-- model of the same transport (same endpoint)
+check(E("tls", { message = "SSL certificate problem: self-signed certificate" }), restat, "fallback", "TLS failed",
+      { transport_down = true })
+check(E("tls"), live, "fallback", "TLS failed", { transport_down = true, circuit = true })
+-- a timeout that is the turn deadline passing is final; an idle one is retried once
+check(E("timeout", { deadline = 3 }), restat, "fail", "turn deadline")
+check(E("timeout"), restat, "retry", "in time", { fallback_after = 1 })
 check(E("config", { message = "no API key" }), restat, "fail")
 
 -- backoff: honours retry_after (capped), grows, has jitter within bounds
@@ -81,6 +89,15 @@ assert(policy.choose(ctx, policy).model == "gemini-2.5-flash-lite", "down the ch
 ctx.skip["rest:gemini-2.5-flash-lite"] = true
 assert(policy.choose(ctx, policy) == nil, "nothing left")
 assert(policy.choose({ transport = "rest", skip = {}, circuit = { live = "closed" } }, policy).transport == "rest")
+-- a failure that takes a transport down (TLS) skips its other models
+local tls_down = { transport = "rest", model = "gemini-2.5-flash", decision = { action = "fallback", transport_down = true } }
+local ctx2 = { transport = "rest", skip = { ["rest:gemini-2.5-flash"] = true }, circuit = { live = "closed" },
+               failures = { tls_down } }
+assert(policy.choose(ctx2, policy) == nil, "REST down: no other REST model")
+local ctx3 = { transport = "auto", skip = { ["rest:gemini-2.5-flash"] = true }, circuit = { live = "closed" },
+               failures = { tls_down } }
+local rest_first = policy.with{ transports = { "rest", "live" } }
+assert(policy.choose(ctx3, rest_first).transport == "live", "REST down: Live is still tried, not REST's next model")
 
 -- loading a policy file: clear errors naming the file and the function
 local dir = os.tmpname()

@@ -31,6 +31,27 @@ t = t + 1
 local _, w3 = rl2:acquire("m", 800)
 assert(w3 == 0, "after the correction there is room: " .. tostring(w3))
 
+-- the server's usage is not trusted blindly: a claim of 1e38 tokens counts
+-- as the TPM budget (the next request is not stalled a whole window), junk
+-- counts are ignored, and one warning says so
+local warnings = {}
+local rl4 = ratelimit.new{ limits = { m = { tpm = 1000 } }, clock = function() return t end,
+  sleep = function(s) t = t + s end, warn = function(msg) warnings[#warnings + 1] = msg end }
+assert(rl4:acquire("m", 0))
+rl4:record("m", 1e38)
+assert(rl4.used.m[1].tokens == 1000, "clamped to the budget: " .. tostring(rl4.used.m[1].tokens))
+t = t + 1
+local _, w4 = rl4:acquire("m", 0)
+assert(w4 == 0, "a huge claimed usage stalls the next turn: waited " .. tostring(w4))
+for _, junk in ipairs{ -5, 0 / 0, math.huge, "lots", {} } do
+  rl4:record("m", junk)
+  assert(rl4.used.m[2].tokens == 0, "junk usage " .. tostring(junk) .. " was recorded")
+end
+assert(#warnings == 1 and warnings[1]:find("implausible token count (1e+38)", 1, true)
+  and warnings[1]:find("TPM budget", 1, true), "one warning: " .. table.concat(warnings, " | "))
+rl4:record("m", 250)
+assert(rl4.used.m[2].tokens == 250, "a plausible count is recorded as is")
+
 -- a wait past the deadline: nil, err at once, no sleeping
 local rl3 = ratelimit.new{ limits = { m = { rpm = 1 } }, clock = function() return t end,
   sleep = function() error("must not sleep") end }

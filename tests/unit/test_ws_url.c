@@ -86,6 +86,29 @@ static void test_parse_rejects(void)
     }
 }
 
+static void test_parse_credentials(void)
+{
+    ws_url u;
+    char err[128];
+    const char *creds[] = { "ws://user:pw@h/", "wss://alice:s3cret@127.0.0.1:8443/ws?x=1",
+                            "ws://a@b:80", "ws://u:p@[::1]:9/x", NULL };
+    for (int i = 0; creds[i]; i++) {
+        err[0] = 0;
+        if (ws_url_parse(creds[i], &u, err, sizeof err) == 0) {
+            ws_url_free(&u);
+            snprintf(g_why, sizeof g_why, "accepted credentials in %s", creds[i]);
+            return;
+        }
+        CHECK_STR(err, "credentials in a ws URL are not supported");
+    }
+    /* an @ after the host is part of the path or query */
+    CHECK(ws_url_parse("ws://h:81/p@q?x=a@b", &u, err, sizeof err) == 0);
+    CHECK_STR(u.host, "h");
+    CHECK(u.port == 81);
+    CHECK_STR(u.path, "/p@q?x=a@b");
+    ws_url_free(&u);
+}
+
 static void test_no_proxy_match(void)
 {
     CHECK(ws_no_proxy_match("*", "anything"));
@@ -141,6 +164,7 @@ int main(void)
         { "parse_port_and_defaults", test_parse_port_and_defaults },
         { "parse_ipv6", test_parse_ipv6 },
         { "parse_rejects", test_parse_rejects },
+        { "parse_credentials", test_parse_credentials },
         { "no_proxy_match", test_no_proxy_match },
         { "proxy_from_env", test_proxy_from_env },
     };

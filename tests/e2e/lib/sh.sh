@@ -5,9 +5,14 @@ set -u
 failures=0
 checks=0
 TMP=$(mktemp -d)
+# the model catalog's cache (gemini.catalog) goes here, never to the real ~/.cache
+export XDG_CACHE_HOME="$TMP/cache"
 GLMOCK_PID=
 BG_PIDS=
 cleanup() {
+  # a background subshell killed before it resets its traps runs this trap
+  # too: only the test's own shell may clean up
+  [ "$BASHPID" = "$$" ] || return 0
   [ -n "$GLMOCK_PID" ] && kill "$GLMOCK_PID" 2>/dev/null
   [ -n "$BG_PIDS" ] && kill $BG_PIDS 2>/dev/null
   rm -rf "$TMP"
