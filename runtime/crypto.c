@@ -1,6 +1,6 @@
 /*
  * crypto.c — module glrun.crypto: what Vertex AI service-account auth needs
- * from OpenSSL, and nothing else (PROTOCOL.md §5.3).
+ * from OpenSSL, and nothing else (docs/protocol.md#vertex-oauth).
  *
  *   crypto.rs256_sign(pem_private_key, data) -> signature bytes | nil, err
  *   crypto.b64url(s)                         -> base64url text, no padding

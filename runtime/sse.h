@@ -9,7 +9,7 @@
  * one optional space after the colon is stripped; an empty line dispatches
  * the event (an event with no data line is not dispatched).
  *
- * Google quirk (PROTOCOL.md §2.4): a mid-stream error is a raw pretty JSON
+ * Google quirk (docs/protocol.md#mid-stream-errors): a mid-stream error is a raw pretty JSON
  * object appended WITHOUT "data:". Lines whose field name is not one of
  * data/event/id/retry are kept verbatim (joined with "\n") in a bounded
  * "raw" buffer that the caller inspects (sse_raw) — it is not an event.

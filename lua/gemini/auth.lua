@@ -9,7 +9,7 @@
 --   * a JSON credentials file (GOOGLE_APPLICATION_CREDENTIALS, or gcloud's
 --     application-default credentials): a service-account key is turned
 --     into a signed JWT (RS256, glrun.crypto) and exchanged at the key's
---     token_uri exactly as google-auth does (PROTOCOL.md §5.3); an
+--     token_uri exactly as google-auth does (docs/protocol.md#vertex-oauth); an
 --     authorized_user file uses its refresh token.
 --
 -- Tokens are cached per source and shared by every task. A token is

@@ -507,21 +507,63 @@ function Chat:_turn(content, emit)
   end
 end
 
+-- An abandoned turn (a `break` out of chat:stream, an error raised in the
+-- loop body, a new turn started while an iterator was still pending) is
+-- cancelled on its transport: the REST request is closed, the Live
+-- session is dropped (its open turn would otherwise answer the next
+-- question with the rest of this one). Its coroutine is closed, so the
+-- turn can never finish later and reach the history.
+function Chat:_abandon()
+  local co = self._stream_co
+  if not co then return end
+  self._stream_co = nil
+  self:_cancel_inflight()
+  if coroutine.status(co) == "suspended" then coroutine.close(co) end
+end
+
+-- The attempt in flight (set by the transports while a turn runs): close
+-- its REST request, or drop its Live session.
+function Chat:_cancel_inflight()
+  local f = self._inflight
+  self._inflight = nil
+  if f then f() end
+end
+
 --- Stream the answer to `content` (a string, or a {role, parts} content):
---- an iterator of text pieces. A break marker piece (second value
+--- an iterator of text pieces, with a closing value as its fourth result,
+--- so a generic `for` that ends early (`break`, an error in its body)
+--- cancels the turn: nothing of it enters the history, and its transport
+--- is closed (REST) or dropped (Live). A break marker piece (second value
 --- "break") separates a restarted answer from the broken one. Raises the
 --- final error when no transport could answer.
 function Chat:stream(content)
-  local co = coroutine.wrap(function()
+  self:_abandon() -- a turn left pending by an iterator nobody finished
+  local co
+  co = coroutine.create(function()
     local reply, err = self:_turn(content, function(t, kind) coroutine.yield(t, kind) end)
+    if self._stream_co == co then self._stream_co = nil end
     if not reply then errors.raise(err) end
     return nil
   end)
-  return function() return co() end
+  self._stream_co = co
+  local function iter()
+    if coroutine.status(co) ~= "suspended" then return nil end
+    local ok, piece, kind = coroutine.resume(co)
+    if not ok then
+      if self._stream_co == co then self._stream_co = nil end
+      errors.raise(piece)
+    end
+    return piece, kind
+  end
+  local closer = setmetatable({}, { __close = function()
+    if self._stream_co == co then self:_abandon() end
+  end })
+  return iter, nil, nil, closer
 end
 
 --- The whole answer as a string, or nil, err.
 function Chat:send(content)
+  self:_abandon()
   local reply, err = self:_turn(content, function() end)
   if not reply then return nil, err end
   return rest.parts_text(reply.parts), reply
@@ -529,11 +571,13 @@ end
 
 --- Forget the conversation (and any Live session).
 function Chat:reset()
+  self:_abandon()
   self.history = {}
   self:_close_live()
 end
 
 function Chat:close()
+  self:_abandon()
   self:_close_live()
 end
 

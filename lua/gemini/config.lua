@@ -1,7 +1,7 @@
 -- gemini.config — where requests go and with which credentials.
 --
 -- Reads the environment variables of Google's official SDKs
--- (PROTOCOL.md §5.4): GOOGLE_API_KEY wins over GEMINI_API_KEY;
+-- (docs/protocol.md#environment-variables): GOOGLE_API_KEY wins over GEMINI_API_KEY;
 -- GOOGLE_GEMINI_BASE_URL overrides the base URL (an http:// base URL on
 -- loopback is how tests point glrun at glmock); GOOGLE_GENAI_API_VERSION
 -- the API version. Explicit options beat the environment. `glrun --mock`
@@ -96,7 +96,7 @@ M.vertex_defaults = {
   location = "global",
 }
 
--- Multi-region locations have their own host (PROTOCOL.md §5.1).
+-- Multi-region locations have their own host (docs/protocol.md#vertex-rest-urls).
 local MULTI_REGION = { us = true, eu = true }
 
 --- The Vertex AI host for a location (no trailing slash).
@@ -176,7 +176,7 @@ local function vertex_resolve(c, opts, why, flag_why)
   local env_project = env("GOOGLE_CLOUD_PROJECT") or env("GCLOUD_PROJECT")
   local env_project_name = env("GOOGLE_CLOUD_PROJECT") and "GOOGLE_CLOUD_PROJECT" or "GCLOUD_PROJECT"
   local env_location = env("GOOGLE_CLOUD_LOCATION")
-  -- Precedence (PROTOCOL.md §5.4, the Python SDK): explicit credentials or
+  -- Precedence (docs/protocol.md#environment-variables, the Python SDK): explicit credentials or
   -- project/location beat an env API key; an explicit API key beats env
   -- project/location; env project/location beat an env API key.
   if opts.api_key and (opts.project or opts.location) then

@@ -8,7 +8,7 @@
 --   end                                        -- transcript of an audio model
 --   s:close()
 --
--- connect builds the endpoint exactly as PROTOCOL.md §3.1 says (the dot
+-- connect builds the endpoint exactly as docs/protocol.md#live-endpoints says (the dot
 -- form `...GenerativeService.BidiGenerateContent`), sends `setup` first and
 -- waits for `setupComplete`. A text conversation on an audio-only model
 -- asks for AUDIO with outputAudioTranscription and yields the transcript as
@@ -22,7 +22,7 @@
 -- turn_complete (`.usage`), usage, go_away (`.time_left` seconds),
 -- resumption (`.handle`, `.resumable`), reconnecting, resumed, unknown.
 --
--- Resilience (issue 3, part 3) is Lua policy: live.policy holds the knobs.
+-- Resilience is Lua policy: live.policy holds the knobs.
 -- The session keeps the latest resumption handle; after a goAway it moves
 -- to a new connection at the next turn boundary; after a drop (1006, 1011,
 -- a socket error) it reconnects with the handle; after a 1007 on a resumed
@@ -59,7 +59,7 @@ local LIVE_METHOD = "BidiGenerateContent"
 -- ---------------------------------------------------------------- URLs
 
 --- The Live endpoint for a resolved config c (gemini.config): base URL with
---- ws(s):// and the dot form of the method (PROTOCOL.md §3.1).
+--- ws(s):// and the dot form of the method (docs/protocol.md#live-endpoints).
 function M.url(c, opts)
   opts = opts or {}
   local base = c.base_url:gsub("/+$", "")
@@ -71,7 +71,7 @@ function M.url(c, opts)
   end
   version = opts.api_version or version
   if c.backend == "vertex" then
-    -- Vertex AI: its own service, and a slash before the method (§5.2)
+    -- Vertex AI: its own service, and a slash before the method (docs/protocol.md#vertex-live)
     return base .. "/ws/google.cloud.aiplatform." .. version .. ".LlmBidiService/BidiGenerateContent"
   end
   return base .. "/ws/google.ai.generativelanguage." .. version .. ".GenerativeService." .. method
@@ -922,7 +922,7 @@ function Session:audio_stream_end() return self:_send_turn{ realtimeInput = { au
 
 --- Answer a tool_call: responses = { {id=, name=, response={...}}, ... }
 --- (a single response table is accepted too). The Gemini API needs the id
---- of each call (PROTOCOL.md §3.4).
+--- of each call (docs/protocol.md#live-client-messages).
 function Session:send_tool_response(responses)
   if responses.id or responses.name then responses = { responses } end
   for _, r in ipairs(responses) do

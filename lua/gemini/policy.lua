@@ -5,8 +5,8 @@
 -- A policy file returns a table; the fields it leaves out keep their
 -- defaults (so a file may change one knob).
 --
--- Grounded in what users of the official SDKs hit (PROTOCOL.md §3.8,
--- §4.2, §6): a Live handshake 404 is a wrong path or a proxy in the way
+-- Grounded in what users of the official SDKs hit (docs/protocol.md#live-close-codes,
+-- #live-handshake-404, #rate-limits-and-retries): a Live handshake 404 is a wrong path or a proxy in the way
 -- (not "Live needs Vertex AI"); close 1008 is an unknown or retired model
 -- for Live (configuration: never retried); 1007 a key, region, setup or
 -- modality problem; 1011 and drops are server-side (reconnect); a 429 on a
@@ -30,7 +30,7 @@ P.chain = {
   rest = { "gemini-2.5-flash", "gemini-2.5-flash-lite" },
 }
 
---- The chain on Vertex AI (its Live models have their own ids, §4.1);
+--- The chain on Vertex AI (its Live models have their own ids, docs/protocol.md#live-models);
 --- used instead of `chain` when the backend is Vertex AI.
 P.vertex_chain = {
   live = { "gemini-live-2.5-flash-native-audio" },

@@ -12,7 +12,7 @@ local errors = require "gemini.errors"
 local R = {}
 R.__index = R
 
---- Free-tier defaults (PROTOCOL.md §6.1: snapshots; they change often).
+--- Free-tier defaults (docs/protocol.md#rate-limits: snapshots; they change often).
 --- `default` applies to models not named. Override per model, or turn
 --- limiting off with GLRUN_RATELIMIT=off.
 R.defaults = {

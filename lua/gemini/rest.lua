@@ -1,6 +1,6 @@
 -- gemini.rest — the REST transport: generateContent, streamGenerateContent
 -- (SSE), countTokens, models.list. Requests and responses are plain Lua
--- tables with the API's own field names (PROTOCOL.md §1); each response
+-- tables with the API's own field names (docs/protocol.md#rest); each response
 -- also gets a convenience field `text` (its candidate's text parts,
 -- thoughts excluded).
 local http = require "glrun.http"
@@ -20,7 +20,7 @@ end
 --- The URL of a model method, e.g. url(c, "gemini-2.5-flash",
 --- "streamGenerateContent", "alt=sse"). On Vertex AI (c.backend "vertex")
 --- the model is the publisher-model resource under the project and
---- location (PROTOCOL.md §5.1).
+--- location (docs/protocol.md#vertex-rest-urls).
 function M.url(c, model, method, query)
   local path = c.backend == "vertex" and config.vertex_model_path(c, model) or M.model_path(model)
   local u = c.base_url .. "/" .. c.api_version .. "/" .. path .. ":" .. method

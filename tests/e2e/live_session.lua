@@ -3,7 +3,7 @@
 local live = require "gemini.live"
 local models = require "gemini.models"
 
--- the endpoint is the dot form of PROTOCOL.md §3.1
+-- the endpoint is the dot form of docs/protocol.md#live-endpoints
 local u = live.url{ base_url = "https://generativelanguage.googleapis.com", api_version = "v1beta" }
 assert(u == "wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent", u)
 assert(live.url{ base_url = "http://127.0.0.1:9/", api_version = "v1alpha" }:match("^ws://127%.0%.0%.1:9/ws/google%.ai%.generativelanguage%.v1alpha%.GenerativeService%.BidiGenerateContent$"))

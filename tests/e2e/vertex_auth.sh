@@ -1,6 +1,6 @@
 # Vertex AI service-account auth against glmock's OAuth endpoint, which
 # verifies the JWT's RS256 signature with the test key pair's public key
-# (PROTOCOL.md §5.3): the JWT checked independently with openssl, token
+# (docs/protocol.md#vertex-oauth): the JWT checked independently with openssl, token
 # caching, refresh before expiry, one refresh shared by concurrent tasks,
 # a 401 on an expired token refreshed once, a wrong key refused, ready
 # tokens from the environment or a command, and redaction.

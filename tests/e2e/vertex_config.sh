@@ -1,4 +1,4 @@
-# Vertex AI detection and --explain-config (PROTOCOL.md §5.4): which
+# Vertex AI detection and --explain-config (docs/protocol.md#environment-variables): which
 # backend, project, location, credentials and URLs, and why; one-line
 # errors for half a configuration; secrets never printed.
 . "$(dirname "$0")/lib/sh.sh"
@@ -10,7 +10,7 @@ write_sa "$TMP/sa.json" "$TMP/key.pem"
 KEYLINE=$(sed -n 2p "$TMP/key.pem")
 APIKEY="AIzaVERTEXtestKEY-0123456789"
 
-# the issue's example: flag, project, location, key file
+# the usual setup: flag, project, location, key file
 run env GOOGLE_GENAI_USE_VERTEXAI=true GOOGLE_CLOUD_PROJECT=my-proj GOOGLE_CLOUD_LOCATION=us-central1 \
   GOOGLE_APPLICATION_CREDENTIALS="$TMP/sa.json" GEMINI_API_KEY="$APIKEY" "$GLRUN" --explain-config
 expect_eq "explain: exit 0" 0 "$RC"

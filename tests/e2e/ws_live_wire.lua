@@ -1,5 +1,5 @@
 -- The WebSocket transport against glmock's Live endpoint (the wire of
--- PROTOCOL.md §3): handshake 404, binary frames of pretty JSON, fragmented
+-- docs/protocol.md#live): handshake 404, binary frames of pretty JSON, fragmented
 -- and ~8 MiB server messages, close codes with reasons, drops, a timeout
 -- that does not poison, backpressure, many sessions at once.
 local ws = require "glrun.ws"

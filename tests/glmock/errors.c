@@ -1,5 +1,5 @@
 /* google.rpc.Status error bodies, as the real service sends them
- * (PROTOCOL.md §2.3). */
+ * (docs/protocol.md#error-bodies). */
 #include "glmock.h"
 
 #include <stdio.h>
@@ -39,7 +39,7 @@ json_t *err_no_key(void)
         "Please use API Key or other form of API consumer identity to call this API.");
 }
 
-/* A 429 RESOURCE_EXHAUSTED (PROTOCOL.md §2.3 shape). `delay` NULL: no RetryInfo
+/* A 429 RESOURCE_EXHAUSTED (the shape of docs/protocol.md#error-bodies). `delay` NULL: no RetryInfo
  * (and no "Please retry" sentence), like the older bodies. */
 static json_t *quota(const char *model, const char *quota_id, const char *value, const char *delay,
                      const char *retry_text)

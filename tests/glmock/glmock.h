@@ -310,4 +310,53 @@ bool scen_match(int kind, const char *model, const char *path, const char *text,
 bool scen_handshake(conn_t *c, req_t *r);   /* count + match an upgrade; true when a fault answered it */
 void scen_free(void);
 
+/* ------------------------------------------------------------------ api.c (Files, Batch, caches, tokens) */
+bool api_route(conn_t *c, req_t *r, const char *path);     /* true when it answered */
+const char *api_version_of(const char *path, const char **rest);
+char *api_key_of(req_t *r);                                  /* malloc'd or NULL */
+json_t *api_check_key(req_t *r);                             /* NULL when accepted, else an error body */
+void api_send(conn_t *c, req_t *r, json_t *body, int status); /* takes body; status 0: its error.code */
+void api_error(conn_t *c, req_t *r, int code, const char *message);
+const char *api_header(req_t *r, const char *lower_name);    /* kept for /upload/ and /glmock/ URLs */
+void api_new_id(char *out, size_t n, const char *salt);
+double api_now(void);
+void api_time(char *out, size_t n, double t);
+json_t *api_time_json(double t);
+double api_parse_time(const char *s);                        /* RFC 3339 -> epoch s, -1 */
+double api_parse_duration(const char *s);                    /* "300s" -> s, -1 */
+json_t *api_body(conn_t *c, req_t *r);                       /* NULL after answering 400 */
+
+/* files.c */
+typedef struct gfile gfile_t;
+void files_upload(conn_t *c, req_t *r, const char *ver);
+void files_route(conn_t *c, req_t *r, const char *ver, const char *rest);
+void files_test_generate(conn_t *c, req_t *r);               /* POST /glmock/files */
+gfile_t *files_find(const char *name);
+const buf_t *files_content(gfile_t *f);                      /* NULL when not kept */
+gfile_t *files_add_generated(const char *display, const char *mime, const char *data, size_t n);
+const char *gfile_id(gfile_t *f);
+json_t *file_json(gfile_t *f);
+
+/* batches.c */
+void batches_route(conn_t *c, req_t *r, const char *ver, const char *rest);
+void batches_create(conn_t *c, req_t *r, const char *ver, const char *model, bool embed);
+
+/* caches.c */
+void caches_route(conn_t *c, req_t *r, const char *ver, const char *rest);
+/* generateContent with "cachedContent": NULL when fine (*tokens = the cache's
+ * tokens, its contents prepended to req), else an error body. */
+json_t *caches_apply(json_t *req, const char *model, int *tokens);
+
+/* tokens.c */
+void tokens_route(conn_t *c, req_t *r, const char *ver);
+/* A Live setup on a connection authenticated by `key`: 0 when fine (locked
+ * fields written into setup), else a close code with `why`. */
+int tokens_live_setup(const char *key, bool constrained, json_t *setup, bool resuming, char *why, size_t wn);
+
+/* schema.c (structured output) */
+/* generateContent asking for JSON (responseMimeType application/json with
+ * responseJsonSchema or responseSchema): a malloc'd JSON text that fits the
+ * schema (or, for the faults, does not), else NULL. */
+char *schema_reply(json_t *req, const char *model, const char *user_text);
+
 #endif

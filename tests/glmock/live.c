@@ -1,5 +1,5 @@
-/* Live API sessions (BidiGenerateContent, PROTOCOL.md §3): setup checks and
- * the close codes of §3.8, text and audio turns, transcription, tool calls,
+/* Live API sessions (BidiGenerateContent, docs/protocol.md#live): setup checks and
+ * the close codes of docs/protocol.md#live-close-codes, text and audio turns, transcription, tool calls,
  * interruption, session resumption, goAway, and the per-turn faults chosen
  * by words in the user's text. Server messages are pretty JSON + "\n", one
  * per (binary) frame.
@@ -144,7 +144,7 @@ static void start_scen_goaway_timer(conn_t *c)
     uv_timer_start(&c->deadline, on_goaway_close, c->live ? c->live->goaway_ms : 2000, 0);
 }
 
-/* Default close reasons of scenario faults (PROTOCOL.md §3.8). */
+/* Default close reasons of scenario faults (docs/protocol.md#live-close-codes). */
 static const char *scen_reason(live_t *l, const scen_fault_t *f, const char *model, char *buf, size_t n)
 {
     if (f->has_reason) return f->reason;
@@ -201,7 +201,7 @@ static void on_lifetime_goaway(uv_timer_t *t)
     uv_timer_start(&c->deadline, on_lifetime_close, (uint64_t)(lead * 1000), 0);
 }
 
-/* Gemini API Live says responseTokenCount; Vertex says candidatesTokenCount (§3.5). */
+/* Gemini API Live says responseTokenCount; Vertex says candidatesTokenCount (docs/protocol.md#live-server-messages). */
 static json_t *usage_json(int ptok, int rtok, bool audio, bool vertex)
 {
     json_t *u = json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}], s:[{s:s, s:i}]}",

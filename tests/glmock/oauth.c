@@ -1,5 +1,5 @@
 /* Vertex AI authentication: the OAuth2 token endpoint (RFC 7523 JWT-bearer
- * grant and refresh-token grant, PROTOCOL.md §5.3) and the Bearer check on
+ * grant and refresh-token grant, docs/protocol.md#vertex-oauth) and the Bearer check on
  * Vertex routes. With --oauth-public-key the JWT's RS256 signature is
  * verified against the test key pair's public key; the structure and the
  * claims always are. Issued tokens expire after --token-lifetime seconds

@@ -1,4 +1,4 @@
-/* REST routes (PROTOCOL.md §1, §2, §8): generateContent, streamGenerateContent,
+/* REST routes (docs/protocol.md#rest, #errors, #glmock-checklist): generateContent, streamGenerateContent,
  * countTokens, embedContent, batchEmbedContents, models.list, models.get, under
  * /v1, /v1beta, /v1alpha (and /proxy/... which strips the prefix and refuses
  * WebSocket upgrades). Faults are chosen by words in the model id. */
@@ -38,10 +38,10 @@ static void not_found_route(conn_t *c, req_t *r, const char *path)
 }
 
 /* Pre-stream errors. For alt=sse the recorded model-not-found 404 carries
- * Content-Type text/event-stream (PROTOCOL.md §2.3); other errors are sent as
+ * Content-Type text/event-stream (docs/protocol.md#error-bodies); other errors are sent as
  * application/json, which is what the official JS SDK needs to surface the
  * google.rpc.Status body (it only parses error bodies typed application/json).
- * The JSON-array stream wraps the error in a one-element array (§1.6). */
+ * The JSON-array stream wraps the error in a one-element array (docs/protocol.md#json-array-streaming). */
 static void send_error(conn_t *c, req_t *r, json_t *e, int mode, const char *extra)
 {
     int code = (int)json_integer_value(json_object_get(json_object_get(e, "error"), "code"));
@@ -179,7 +179,7 @@ static json_t *usage(int ptok, int ctok, bool vertex)
     return u;
 }
 
-/* Vertex chunks (PROTOCOL.md §5.1) carry createTime and trafficType, no index. */
+/* Vertex chunks (docs/protocol.md#vertex-rest-urls) carry createTime and trafficType, no index. */
 static json_t *make_chunk(const char *model, answer_t *a, json_t *parts, bool last, int ctok)
 {
     json_t *cand = json_pack("{s:{s:o, s:s}}", "content", "parts", parts, "role", "model");

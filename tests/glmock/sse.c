@@ -1,6 +1,6 @@
 /* Stream writers for streamGenerateContent: SSE (`data: <one-line JSON>\r\n\r\n`,
- * no terminator, PROTOCOL.md §1.5) and the JSON-array form (`[obj\n,\r\nobj\n]`,
- * §1.6), with the stream faults (cut, mid-stream error, malformed event). */
+ * no terminator, docs/protocol.md#sse-streaming) and the JSON-array form (`[obj\n,\r\nobj\n]`,
+ * docs/protocol.md#json-array-streaming), with the stream faults (cut, mid-stream error, malformed event). */
 #include "glmock.h"
 
 #include <stdlib.h>

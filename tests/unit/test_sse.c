@@ -130,13 +130,13 @@ static int run1(const char *s, rec *r)
 
 /* ---- fixtures --------------------------------------------------------- */
 
-/* PROTOCOL.md §1.5, byte for byte. */
+/* docs/protocol.md#sse-streaming, byte for byte. */
 static const char google_sse[] =
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"The\"}],\"role\": \"model\"}}],\"usageMetadata\": {\"promptTokenCount\": 8,\"totalTokenCount\": 8,\"promptTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": 8}]},\"modelVersion\": \"gemini-2.0-flash\",\"responseId\": \"WwyjaOzEJ-Cyx_APyabouQ0\"}\r\n\r\n"
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" capital of France\"}],\"role\": \"model\"}}],\"usageMetadata\": {\"promptTokenCount\": 8,\"totalTokenCount\": 8,\"promptTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": 8}]},\"modelVersion\": \"gemini-2.0-flash\",\"responseId\": \"WwyjaOzEJ-Cyx_APyabouQ0\"}\r\n\r\n"
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" is Paris.\\n\"}],\"role\": \"model\"},\"finishReason\": \"STOP\"}],\"usageMetadata\": {\"promptTokenCount\": 7,\"candidatesTokenCount\": 8,\"totalTokenCount\": 15,\"promptTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": 7}],\"candidatesTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": 8}]},\"modelVersion\": \"gemini-2.0-flash\",\"responseId\": \"WwyjaOzEJ-Cyx_APyabouQ0\"}\r\n\r\n";
 
-/* PROTOCOL.md §2.4 (the "..." stand for the elided usageMetadata). */
+/* docs/protocol.md#mid-stream-errors (the "..." stand for the elided usageMetadata). */
 static const char google_err[] =
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Okay\"}],\"role\": \"model\"}}],\"usageMetadata\": {},\"modelVersion\": \"gemini-2.0-flash\"}\r\n\r\n"
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"\"}],\"role\": \"model\"},\"finishReason\": \"STOP\"}],\"usageMetadata\": {},\"modelVersion\": \"gemini-2.0-flash\"}\r\n\r\n"
@@ -459,7 +459,7 @@ static void test_raw_json_error(void)
 
 static void test_raw_json_error_lf_unterminated(void)
 {
-    /* Separator unconfirmed (§2.4): LF only, and no final line end. */
+    /* Separator unconfirmed (docs/protocol.md#mid-stream-errors): LF only, and no final line end. */
     EXPECT("data: a\n\n{\n  \"error\": {\n    \"code\": 503\n  }\n}",
            "E|Da|I\nRAW:{\n  \"error\": {\n    \"code\": 503\n  }\n}", SSE_OK);
 }
