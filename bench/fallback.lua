@@ -23,7 +23,7 @@ local lat = { direct = {}, live = {}, fallback = {}, circuit = {} }
 local function ttft(c, prompt)
   local t0 = gl.now()
   local first, text = nil, {}
-  for piece, kind in c:stream(prompt) do
+  for piece, kind in assert(c:stream(prompt)) do
     if kind ~= "break" then
       first = first or gl.now()
       text[#text + 1] = piece
@@ -36,8 +36,8 @@ end
 local cold = arg[2]
 if cold then
   local tr = cold == "cold-direct" and "rest" or "auto"
-  local c = chat.new{ transport = tr, chain = chain, quiet = true, ratelimit = false,
-                      client = tr == "auto" and { base_url = base .. "/proxy" } or nil }
+  local c = assert(chat.new{ transport = tr, chain = chain, quiet = true, ratelimit = false,
+                             client = tr == "auto" and { base_url = base .. "/proxy" } or nil })
   local t = ttft(c, "cold turn")
   assert(c.last_turn.transport == "rest")
   print(("kind=%s p50_us=%.1f p99_us=%.1f n=1"):format(cold:gsub("-", "_"), t * 1e6, t * 1e6))
@@ -45,16 +45,16 @@ if cold then
 end
 
 for i = 1, ROUNDS do
-  local d = chat.new{ transport = "rest", chain = chain, quiet = true, ratelimit = false }
+  local d = assert(chat.new{ transport = "rest", chain = chain, quiet = true, ratelimit = false })
   lat.direct[i] = ttft(d, "direct turn " .. i)
 
   chat.reset_circuits()
-  local l = chat.new{ transport = "auto", chain = chain, quiet = true, ratelimit = false }
+  local l = assert(chat.new{ transport = "auto", chain = chain, quiet = true, ratelimit = false })
   lat.live[i] = ttft(l, "live turn " .. i)
   l:close()
 
   chat.reset_circuits()
-  local f = chat.new{ transport = "auto", chain = chain, quiet = true, ratelimit = false, client = { base_url = base .. "/proxy" } }
+  local f = assert(chat.new{ transport = "auto", chain = chain, quiet = true, ratelimit = false, client = { base_url = base .. "/proxy" } })
   local fell = false
   f:on("fallback", function() fell = true end)
   lat.fallback[i] = ttft(f, "first turn " .. i)

@@ -89,18 +89,24 @@ OR=("$OLD" "$here/sse.lua" rest "$tmp/body.json" 1 "$MODEL")
 kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 calc() { awk "BEGIN {printf \"%.${2:-3}f\", $1}"; }
-# run WHAT CMD... -> wall seconds; checks what the process saw
+# cpu FILE -> CPU seconds (user + system) of the finished children in a `times` dump
+cpu() { awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%.3f", s }' "$1"; }
+# run WHAT CMD... -> "wall cpu" seconds (whole process); checks what the process saw
 run() {
   local what=$1; shift
-  local a=$EPOCHREALTIME out b
-  out=$("$@" 2>"$tmp/err") || { echo "bench/sse100k.sh: $what failed: $(tail -3 "$tmp/err")" >&2; exit 1; }
+  local a b out
+  times >"$tmp/t0"   # (a builtin in this shell: $(times) would see a subshell's children)
+  a=$EPOCHREALTIME
+  "$@" >"$tmp/out" 2>"$tmp/err" || { echo "bench/sse100k.sh: $what failed: $(tail -3 "$tmp/err")" >&2; exit 1; }
   b=$EPOCHREALTIME
+  times >"$tmp/t1"
+  out=$(cat "$tmp/out")
   if [ "$what" = curl ]; then
     [ "$out" = "$BYTES" ] || { echo "bench/sse100k.sh: curl got $out bytes, not $BYTES" >&2; exit 1; }
   else
     [ "$(kv events "$out")" = "$EVENTS" ] || { echo "bench/sse100k.sh: $what saw $(kv events "$out") events, not $EVENTS" >&2; exit 1; }
   fi
-  calc "$b-$a" 4
+  echo "$(calc "$b-$a" 4) $(calc "$(cpu "$tmp/t1")-$(cpu "$tmp/t0")" 3)"
 }
 
 echo "sse100k: $EVENTS events, $BYTES bytes at $URL; glrun $G; $RUNS runs each" >&2
@@ -112,29 +118,32 @@ for i in $(seq "$RUNS"); do   # interleaved, so drift hits every client alike
   tr+=("$(run rest "${GR[@]}")")
   [ -n "$OLD" ] && { tos+=("$(run sse "${OS[@]}")"); tor+=("$(run rest "${OR[@]}")"); }
   [ $SDK = 1 ] && tn+=("$(run sdk "${S[@]}")")
-  echo "  run $i: curl ${tc[-1]} sse ${ts[-1]} rest ${tr[-1]} sdk ${tn[-1]:-n/a}${OLD:+ before: sse ${tos[-1]} rest ${tor[-1]}}" >&2
+  echo "  run $i (wall cpu): curl ${tc[-1]} | sse ${ts[-1]} | rest ${tr[-1]} | sdk ${tn[-1]:-n/a}${OLD:+ | before: sse ${tos[-1]} | rest ${tor[-1]}}" >&2
 done
-mc=$(printf '%s\n' "${tc[@]}" | median); ms=$(printf '%s\n' "${ts[@]}" | median); mr=$(printf '%s\n' "${tr[@]}" | median)
-mn=n/a; [ $SDK = 1 ] && mn=$(printf '%s\n' "${tn[@]}" | median)
-mos=n/a mor=n/a; [ -n "$OLD" ] && { mos=$(printf '%s\n' "${tos[@]}" | median); mor=$(printf '%s\n' "${tor[@]}" | median); }
+# med K VALUES... -> the median of field K (1 wall, 2 CPU) of "wall cpu" pairs
+med() { local k=$1; shift; [ $# -gt 0 ] || { echo n/a; return; }; printf '%s\n' "$@" | cut -d' ' -f"$k" | median; }
+mc=$(med 1 "${tc[@]}") ms=$(med 1 "${ts[@]}") mr=$(med 1 "${tr[@]}") mn=$(med 1 "${tn[@]}") mos=$(med 1 "${tos[@]}") mor=$(med 1 "${tor[@]}")
+cc=$(med 2 "${tc[@]}") cs=$(med 2 "${ts[@]}") cr=$(med 2 "${tr[@]}") cn=$(med 2 "${tn[@]}") cos=$(med 2 "${tos[@]}") cor=$(med 2 "${tor[@]}")
 
 if [ $KV = 1 ]; then
-  echo "events=$EVENTS bytes=$BYTES runs=$RUNS curl_s=$mc sse_s=$ms rest_s=$mr sdk_s=$mn${OLD:+ before_sse_s=$mos before_rest_s=$mor}"
+  echo "events=$EVENTS bytes=$BYTES runs=$RUNS curl_s=$mc sse_s=$ms rest_s=$mr sdk_s=$mn curl_cpu=$cc sse_cpu=$cs rest_cpu=$cr sdk_cpu=$cn${OLD:+ before_sse_s=$mos before_rest_s=$mor}"
   exit 0
 fi
-x() { [[ $1 =~ ^[0-9.]+$ ]] && calc "$1/$mc" 2 | sed 's/$/x/' || echo n/a; }
+x() { [[ $1 =~ ^[0-9.]+$ ]] && [[ $2 =~ ^[0-9.]+$ ]] && calc "$1/$2" 2 | sed 's/$/x/' || echo n/a; }
+line() { printf '%-46s %8s %8s %9s %9s\n' "$1" "$2" "$(x "$2" "$mc")" "$3" "$(x "$3" "$cc")"; }
 echo
-echo "SSE replay: $EVENTS events, $(calc "$BYTES/1e6" 1) MB, one response; whole process, median wall of $RUNS runs"
-printf '%-52s %9s %9s\n' "client" "wall s" "vs curl"
-printf '%-52s %9s %9s\n' "curl -o /dev/null (the wire)" "$mc" "1.00x"
-printf '%-52s %9s %9s\n' "glrun, glrun.http.sse, reading ev.json" "$ms" "$(x "$ms")"
-printf '%-52s %9s %9s\n' "glrun, gemini.rest.stream, reading .text" "$mr" "$(x "$mr")"
-printf '%-52s %9s %9s\n' "official JS SDK, generateContentStream" "$mn" "$(x "$mn")"
+echo "SSE replay: $EVENTS events, $(calc "$BYTES/1e6" 1) MB, one response; whole processes, medians of $RUNS interleaved runs"
+printf '%-46s %8s %8s %9s %9s\n' "client" "wall s" "vs curl" "CPU s" "vs curl"
+line "curl -o /dev/null (the wire)" "$mc" "$cc"
+line "glrun, glrun.http.sse, reading ev.json" "$ms" "$cs"
+line "glrun, gemini.rest.stream, reading .text" "$mr" "$cr"
+line "official JS SDK, generateContentStream" "$mn" "$cn"
 if [ -n "$OLD" ]; then
-  printf '%-52s %9s %9s\n' "before: glrun.http.sse, reading ev.json" "$mos" "$(x "$mos")"
-  printf '%-52s %9s %9s\n' "before: gemini.rest.stream, reading .text" "$mor" "$(x "$mor")"
+  line "before: glrun.http.sse, reading ev.json" "$mos" "$cos"
+  line "before: gemini.rest.stream, reading .text" "$mor" "$cor"
   echo "(before = $OLD)"
 fi
+echo "(CPU = user + system time of the client process; the server is not counted)"
 echo
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1); $(date -u '+%F %H:%M UTC')"
 echo "versions: $("$G" -v 2>&1 | head -1 | sed 's/ OpenSSL.*/)/'), node $(node --version 2>/dev/null || echo n/a), $(curl --version | head -1 | cut -d' ' -f1-2)"

@@ -148,9 +148,10 @@ local function answer(idx)
   -- a chat per prompt: no shared history; a failure of any kind (even a
   -- bug) becomes this line's error instead of ending the batch
   local ok, text, err = pcall(function()
-    local chat = gemini.chat{ transport = "rest", chain = { live = {}, rest = { m } },
-                              system = job.system or system, quiet = true,
-                              ratelimit = ratelimit.shared() }
+    local chat, cerr = gemini.chat{ transport = "rest", chain = { live = {}, rest = { m } },
+                                    system = job.system or system, quiet = true,
+                                    ratelimit = ratelimit.shared() }
+    if not chat then return nil, cerr end
     return chat:send(job.prompt)
   end)
   if not ok then text, err = nil, text end

@@ -21,7 +21,7 @@ local ticker = gl.spawn(function()
   for _ = 1, 3 do gl.sleep(0.01); ticks = ticks + 1 end
 end)
 
--- join() waits for a task and returns its results (here: text, response,
+-- join() waits for a task and returns its results (here: the text,
 -- or nil, err when gemini.ask failed); a task that raised gives nil, err too
 local answered = 0
 for i, t in ipairs(tasks) do

@@ -6,7 +6,7 @@
 local gemini = require "gemini"
 
 local prompt = arg[1] or "Say hello to a new glrun user in one short sentence."
-for piece in gemini.stream(prompt, { model = "gemini-2.5-flash" }) do
+for piece in assert(gemini.stream(prompt, { model = "gemini-2.5-flash" })) do
   io.write(piece)
   io.flush()
 end

@@ -4,6 +4,7 @@
 --   glrun --mock examples/live_audio.lua question.wav reply.wav
 --   glrun --mock examples/live_audio.lua - reply.wav      (1 s of silence as input)
 local live = require "gemini.live"
+local audio = require "gemini.audio"   -- WAV files
 
 local input, output = ...
 output = output or "reply.wav"
@@ -17,7 +18,7 @@ else
   f:close()
   if bytes:sub(1, 4) == "RIFF" then
     local ch
-    pcm, rate, ch = assert(live.unwav(bytes))
+    pcm, rate, ch = assert(audio.unwav(bytes))
     assert(ch == 1, "the input must be mono")
   else
     pcm = bytes                          -- raw PCM16LE mono 16 kHz
@@ -34,7 +35,7 @@ end
 assert(s:audio_stream_end())
 
 local out, out_rate, transcript = {}, 24000, {}
-for ev in s:events{ timeout = 60 } do
+for ev in assert(s:events{ timeout = 60 }) do
   if ev.type == "input_transcription" then io.write("you: ", ev.transcript, "\n") end
   if ev.type == "audio" then out[#out + 1] = ev.audio; out_rate = ev.rate end
   if ev.type == "output_transcription" then transcript[#transcript + 1] = ev.text end
@@ -43,7 +44,7 @@ s:close()
 
 local reply = table.concat(out)
 local f = assert(io.open(output, "wb"))
-f:write(live.wav(reply, out_rate))
+f:write(audio.wav(reply, out_rate))
 f:close()
 io.write("model: ", table.concat(transcript), "\n")
 io.write(("wrote %s: %.1f s of %d Hz audio\n"):format(output, #reply / 2 / out_rate, out_rate))

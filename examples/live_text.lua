@@ -20,7 +20,7 @@ end
 for _, prompt in ipairs(prompts) do
   io.write("> ", prompt, "\n")
   assert(s:send_text(prompt))
-  for ev in s:events{ timeout = 60 } do
+  for ev in assert(s:events{ timeout = 60 }) do
     if ev.text then io.write(ev.text) io.flush() end
     if ev.type == "reconnecting" then io.stderr:write("\n[reconnecting]\n") end
     if ev.type == "turn_complete" and ev.usage then

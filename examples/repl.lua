@@ -8,7 +8,7 @@
 local readline = require "glrun.readline"
 local gemini = require "gemini"
 
-local chat = gemini.chat{ transport = "rest", system = "Be brief." }
+local chat = assert(gemini.chat{ transport = "rest", system = "Be brief." })
 gl.trap_interrupts(true)            -- Ctrl-C cancels a reply, not the program
 while true do
   local ok, line = pcall(readline.read, "you> ")
@@ -16,7 +16,7 @@ while true do
   if ok and line:match("%S") then
     readline.add_history(line)
     local sok, err = pcall(function()
-      for piece in chat:stream(line) do io.write(piece); io.flush() end
+      for piece in assert(chat:stream(line)) do io.write(piece); io.flush() end
     end)
     print(sok and "" or ("[" .. tostring(err.kind or err) .. "]"))
   end

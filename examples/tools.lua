@@ -23,9 +23,9 @@ local tools = {
 }
 
 for _, transport in ipairs{ "rest", "live" } do
-  local chat = gemini.chat{ transport = transport, tools = tools,
-                            live_model = "gemini-live-text-test" } -- a Live model that answers in TEXT
+  local chat = assert(gemini.chat{ transport = transport, tools = tools,
+                                   live_model = "gemini-live-text-test" }) -- a Live model that answers in TEXT
   chat:on("tool", function(e) print(("  [%s called %s]"):format(transport, e.name)) end)
-  for piece in chat:stream("What is the weather in Paris?") do io.write(piece) end
+  for piece in assert(chat:stream("What is the weather in Paris?")) do io.write(piece) end
   print()
 end

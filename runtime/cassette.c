@@ -40,6 +40,7 @@ struct rec_ev {
 
 struct gl_rec {
     uint64_t t0;
+    int seq;       /* numbered when it begins: replay matches in that order */
     gl_buf extra;  /* ,"key":"value" ... */
     char kind[16];
     gl_buf head;   /* "request":{...} */
@@ -79,8 +80,6 @@ static int valid_utf8(const unsigned char *s, size_t n) {
     return 1;
 }
 
-#include <openssl/evp.h>
-
 /* "data":"..." or "b64":"..." of bytes already redacted */
 static void add_bytes(gl_buf *b, const char *p, size_t len) {
     if (valid_utf8((const unsigned char *)p, len)) {
@@ -88,12 +87,11 @@ static void add_bytes(gl_buf *b, const char *p, size_t len) {
         gl_buf_json_str(b, p, len);
         return;
     }
-    size_t out = 4 * ((len + 2) / 3) + 1;
-    unsigned char *enc = malloc(out);
+    char *enc = malloc(4 * ((len + 2) / 3) + 1);
     if (!enc) abort();
-    int n = EVP_EncodeBlock(enc, (const unsigned char *)p, (int)len);
+    size_t n = gl_b64_encode(enc, p, len, 0);
     gl_buf_adds(b, "\"b64\":\"");
-    gl_buf_add(b, enc, (size_t)n);
+    gl_buf_add(b, enc, n);
     gl_buf_adds(b, "\"");
     free(enc);
 }
@@ -112,6 +110,7 @@ gl_rec *gl_rec_begin(const char *kind, const char *method, const char *url, cons
     gl_rec *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->t0 = uv_hrtime();
+    r->seq = ++record_seq;
     snprintf(r->kind, sizeof r->kind, "%s", kind);
     gl_buf_adds(&r->head, "\"request\":{\"method\":");
     gl_buf_json_str(&r->head, method, strlen(method));
@@ -253,7 +252,7 @@ void gl_rec_end(gl_rec *r, int result, const char *error, int close_code, const 
     size_t n;
     char *red = gl_redact(b.p, b.len, &n);
     char path[4096];
-    snprintf(path, sizeof path, "%s/%04d-%s.json", record_dir, ++record_seq, r->kind);
+    snprintf(path, sizeof path, "%s/%04d-%s.json", record_dir, r->seq, r->kind);
     FILE *f = fopen(path, "w");
     if (f) {
         fwrite(red, 1, n, f);

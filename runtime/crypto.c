@@ -58,67 +58,10 @@ static int crypto_rs256_sign(lua_State *L) {
     return 1;
 }
 
-static int crypto_b64url(lua_State *L) {
-    size_t len;
-    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, 4 * ((len + 2) / 3) + 1);
-    size_t n = 0, i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        p[n++] = tab[v >> 18 & 63];
-        p[n++] = tab[v >> 12 & 63];
-        p[n++] = tab[v >> 6 & 63];
-        p[n++] = tab[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        p[n++] = tab[v >> 18 & 63];
-        p[n++] = tab[v >> 12 & 63];
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
-        p[n++] = tab[v >> 18 & 63];
-        p[n++] = tab[v >> 12 & 63];
-        p[n++] = tab[v >> 6 & 63];
-    }
-    luaL_pushresultsize(&b, n);
-    return 1;
-}
-
-static int val64(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-' || c == '+') return 62;
-    if (c == '_' || c == '/') return 63;
-    return -1;
-}
+static int crypto_b64url(lua_State *L) { return gl_push_b64(L, 1, 1); }
 
 /* base64url (or standard base64), padding optional. */
-static int crypto_b64url_decode(lua_State *L) {
-    size_t len;
-    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
-    while (len && s[len - 1] == '=') len--;
-    if (len % 4 == 1) return gl_fail(L, "protocol", "malformed base64url text");
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, len / 4 * 3 + 3);
-    size_t n = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = val64(s[i]);
-        if (v < 0) return gl_fail(L, "protocol", "malformed base64url text");
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            p[n++] = (char)(acc >> bits & 0xff);
-        }
-    }
-    luaL_pushresultsize(&b, n);
-    return 1;
-}
+static int crypto_b64url_decode(lua_State *L) { return gl_push_unb64(L, 1, 0, "base64url"); }
 
 static int crypto_sha256(lua_State *L) {
     size_t len;

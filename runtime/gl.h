@@ -12,6 +12,7 @@
 #ifndef GL_H
 #define GL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <lua.h>
@@ -63,6 +64,13 @@ int gl_error_new(lua_State *L, const char *kind, const char *fmt, ...);
 /* Expected failure: push nil + new error object, return 2. */
 int gl_fail(lua_State *L, const char *kind, const char *fmt, ...);
 
+/* Misuse of a handle after close: raises "attempt to use a closed <what>"
+ * (the one message for every handle). */
+int gl_closed(lua_State *L, const char *what);
+
+/* True if the value at idx is an error object. */
+int gl_is_error(lua_State *L, int idx);
+
 /* ---- secrets and redaction ------------------------------------------- */
 
 /* Remember a secret (API key, token); every log line, trace record and
@@ -85,6 +93,26 @@ int gl_redact_value(lua_State *L, int idx);
  * starts. Returns a malloc'd string the caller frees. */
 char *gl_redact_cuts(const char *s, size_t len, const size_t *cuts, size_t *out_cuts, size_t ncuts,
                      size_t *outlen);
+
+/* printf into a malloc'd string, redacted as a whole, then cut to max
+ * bytes (cutting first could leave a piece of a secret that no longer
+ * matches). */
+char *gl_redact_vfmt(size_t max, size_t *outlen, const char *fmt, va_list ap);
+
+/* ---- base64 (b64.c) --------------------------------------------------- */
+
+/* Encode len bytes into out (room for 4*((len+2)/3)+1); url: the URL
+ * alphabet without padding, else standard with padding. Returns the length
+ * (out is NUL-terminated). */
+size_t gl_b64_encode(char *out, const void *in, size_t len, int url);
+/* Decode into out (room for len/4*3+3). strict: standard alphabet, padded
+ * to a multiple of 4; else either alphabet, padding optional. Returns the
+ * length, or -1 on malformed text. */
+long gl_b64_decode(char *out, const char *in, size_t len, int strict);
+/* The same for Lua: push the encoding of the string at idx; push its
+ * decoding, or nil and an error ("malformed <what> text"). */
+int gl_push_b64(lua_State *L, int idx, int url);
+int gl_push_unb64(lua_State *L, int idx, int strict, const char *what);
 
 /* ---- logging and trace ----------------------------------------------- */
 
@@ -127,13 +155,29 @@ void gl_trace_data_end(gl_redstream *rs, const char *kind, const char *fields_js
 /* Decode s into a Lua value pushed on the stack (integers as integers, null
  * as cjson.null); on malformed JSON push nothing, return 0 and write a
  * one-line description to err. */
-int gl_json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen);
+int jsondec_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen);
+static inline int gl_json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen) {
+    return jsondec_decode(L, s, len, err, errlen);
+}
+
+/* Switch L to the small-object allocator (luaalloc.c); a no-op under
+ * ASan, valgrind or GLRUN_MALLOC=system. */
+void gl_lua_alloc_install(lua_State *L);
+
+/* Replace the table on top of the stack by a read-only view of it (reads,
+ * pairs; writes raise "<name> is read-only"). */
+void gl_readonly(lua_State *L, const char *name);
+
+/* ---- TLS trust (ca.c) ----------------------------------------------- */
+
+/* The CA bundle both transports trust: CURL_CA_BUNDLE, else SSL_CERT_FILE,
+ * else NULL (the system default); and SSL_CERT_DIR (or NULL). */
+const char *gl_ca_file(void);
+const char *gl_ca_dir(void);
 
 /* ---- module openers -------------------------------------------------- */
 int luaopen_glrun_core(lua_State *L);
 int luaopen_glrun_http(lua_State *L);
-int luaopen_glrun_sse(lua_State *L);
-int luaopen_glrun_json(lua_State *L);
 int luaopen_glrun_ws(lua_State *L);
 int luaopen_glrun_crypto(lua_State *L);
 

@@ -17,7 +17,11 @@ int gl_task_traceback(lua_State *L, gl_task *t);
 void gl_task_mark_joined(lua_State *L, gl_task *t, int idx);
 void gl_sched_close(void);
 
-/* core.c */
+/* glrun.core's scheduler half: core.c registers it */
+void gl_sched_open(lua_State *L);
+extern const luaL_Reg gl_sched_funcs[];
+
+/* log.c, trace.c, redact.c */
 int gl_log_set_level(const char *name);
 int gl_trace_open(const char *path);
 void gl_trace_close(void);

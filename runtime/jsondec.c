@@ -7,10 +7,11 @@
  * that its table is created at its final size, with no rehash on the way;
  * a string with no escape is pushed straight from the input (one copy, the
  * one Lua makes); a run of plain characters is found 16 bytes at a time.
- * Object keys go through a small cache of the keys seen last (per Lua
- * state, anchored in the registry): a hit costs a memcmp instead of Lua's
- * hashing and interning of the key; the root object gets one spare slot
- * (gemini.rest adds .text to every chunk).
+ * Short strings without escapes (keys, and values like "model" or a
+ * modelVersion) go through a small cache of the strings seen last (per
+ * Lua state, anchored in the registry): a hit costs two word compares
+ * instead of Lua's hashing and interning. The root object gets one spare
+ * slot (gemini.rest adds .text to every chunk).
  */
 #define _GNU_SOURCE
 #include "jsondec.h"
@@ -27,18 +28,20 @@
 
 /* members kept on the stack before their table is created */
 #define OBJ_BATCH 32
-_Static_assert(JSONDEC_MAX_DEPTH == 1000, "the depth error message says 1000");
 #define ARR_BATCH 64
+_Static_assert(JSONDEC_MAX_DEPTH == 1000, "the depth error message says 1000");
 
 typedef const unsigned char *ptr;
 
-/* the key cache: slot i holds a key string anchored at [i + 1] of a table */
+/* the string cache: slot i holds a string anchored at [i + 1] of a table,
+ * its length, and its first and last 8 bytes (all of it up to 16 bytes) */
 #define KEY_SLOTS 256
 #define KEY_MAX 40 /* Lua's short strings: the interned ones */
 typedef struct {
     struct {
         const char *p;
-        size_t len;
+        size_t len; /* SIZE_MAX: empty */
+        uint64_t w0, w1;
     } slot[KEY_SLOTS];
 } key_cache;
 static char KEY_CACHE; /* its registry key */
@@ -62,7 +65,7 @@ static ptr fail(dec *d, ptr at, const char *what) {
 }
 
 static inline ptr skip_ws(ptr p, ptr end) {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
     return p;
 }
 
@@ -198,6 +201,41 @@ static __attribute__((noinline)) ptr parse_string_esc(dec *d, ptr s, ptr p) {
     }
 }
 
+static inline uint64_t load8(ptr p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Push s[0..n) (n <= KEY_MAX), from the cache when it holds it. */
+static inline void push_cached(dec *d, ptr s, size_t n) {
+    uint64_t w0 = 0, w1 = 0;
+    if (n >= 8) {
+        w0 = load8(s);
+        w1 = load8(s + n - 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    } else if (n > 0 && d->end - s >= 8) { /* the bytes after s are input too */
+        w0 = load8(s) & (~(uint64_t)0 >> (64 - 8 * n));
+#endif
+    } else {
+        for (size_t i = 0; i < n; i++) w0 |= (uint64_t)s[i] << (8 * i);
+    }
+    unsigned h = (unsigned)(((w0 * 0x9E3779B97F4A7C15ull) ^ w1 ^ n) * 0xFF51AFD7ED558CCDull >> 56) % KEY_SLOTS;
+    key_cache *c = d->kc;
+    if (c->slot[h].len == n && c->slot[h].w0 == w0 && c->slot[h].w1 == w1 &&
+        (n <= 16 || memcmp(c->slot[h].p + 8, s + 8, n - 16) == 0)) {
+        lua_rawgeti(d->L, d->kt, (lua_Integer)h + 1);
+        return;
+    }
+    lua_pushlstring(d->L, (const char *)s, n);
+    lua_pushvalue(d->L, -1);
+    lua_rawseti(d->L, d->kt, (lua_Integer)h + 1);
+    c->slot[h].p = lua_tostring(d->L, -1);
+    c->slot[h].len = n;
+    c->slot[h].w0 = w0;
+    c->slot[h].w1 = w1;
+}
+
 /* A string; p is just past its opening quote. */
 static inline ptr parse_string(dec *d, ptr p) {
     ptr s = p, end = d->end;
@@ -206,7 +244,9 @@ static inline ptr parse_string(dec *d, ptr p) {
         if (p == end) return fail(d, end, "");
         unsigned c = *p;
         if (c == '"') {
-            lua_pushlstring(d->L, (const char *)s, (size_t)(p - s));
+            size_t n = (size_t)(p - s);
+            if (n <= KEY_MAX) push_cached(d, s, n);
+            else lua_pushlstring(d->L, (const char *)s, n);
             return p + 1;
         }
         if (c >= 0x80) {
@@ -218,32 +258,6 @@ static inline ptr parse_string(dec *d, ptr p) {
         if (c == '\\') return parse_string_esc(d, s, p);
         return fail(d, p, "control character in string");
     }
-}
-
-/* An object key: through the cache when it is short and has no escape. */
-static inline ptr parse_key(dec *d, ptr p) {
-    ptr s = p, end = d->end;
-    p = scan_plain(p, end);
-    size_t n = (size_t)(p - s);
-    if (p == end || *p != '"' || n > KEY_MAX) return parse_string(d, s);
-    uint64_t a = n, b = 0; /* a hash of the length and the first and last 8 bytes */
-    if (n >= 8) {
-        memcpy(&a, s, 8);
-        memcpy(&b, p - 8, 8);
-    } else {
-        for (size_t i = 0; i < n; i++) b = b << 8 | s[i];
-    }
-    unsigned h = (unsigned)(((a * 0x9E3779B97F4A7C15ull) ^ b ^ n) * 0xFF51AFD7ED558CCDull >> 56) % KEY_SLOTS;
-    if (d->kc->slot[h].len == n && d->kc->slot[h].p && memcmp(d->kc->slot[h].p, s, n) == 0) {
-        lua_rawgeti(d->L, d->kt, (lua_Integer)h + 1);
-    } else {
-        lua_pushlstring(d->L, (const char *)s, n);
-        lua_pushvalue(d->L, -1);
-        lua_rawseti(d->L, d->kt, (lua_Integer)h + 1);
-        d->kc->slot[h].p = lua_tostring(d->L, -1);
-        d->kc->slot[h].len = n;
-    }
-    return p + 1;
 }
 
 static locale_t c_numeric;
@@ -352,7 +366,7 @@ static ptr parse_object(dec *d, ptr p) {
     int base = lua_gettop(L), n = 0, t = 0;
     for (;;) {
         if (p == end || *p != '"') return fail(d, p, "expected a string key");
-        if (!(p = parse_key(d, p + 1))) return NULL;
+        if (!(p = parse_string(d, p + 1))) return NULL;
         p = skip_ws(p, end);
         if (p == end || *p != ':') return fail(d, p, "expected ':' after a key");
         p = skip_ws(p + 1, end);
@@ -442,6 +456,7 @@ int jsondec_decode(lua_State *L, const char *s, size_t len, char *err, size_t er
         lua_pop(L, 1);
         key_cache *c = lua_newuserdatauv(L, sizeof *c, 1);
         memset(c, 0, sizeof *c);
+        for (int i = 0; i < KEY_SLOTS; i++) c->slot[i].len = SIZE_MAX;
         lua_createtable(L, KEY_SLOTS, 0);
         lua_setiuservalue(L, -2, 1);
         lua_pushvalue(L, -1);

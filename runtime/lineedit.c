@@ -335,7 +335,7 @@ static int read_done(lua_State *L, int status, lua_KContext ctx) {
 static int readline_read(lua_State *L) {
     lua_settop(L, 1);
     rl_state *s = get_state(L);
-    if (s->closed) return luaL_error(L, "readline: used after close");
+    if (s->closed) return gl_closed(L, "readline");
     if (s->waiter.task) return luaL_error(L, "readline: another task is already reading");
     lua_pushcfunction(L, read_raw);
     lua_insert(L, 1);

@@ -13,6 +13,7 @@
 int luaopen_cjson(lua_State *L);
 int luaopen_glrun_readline(lua_State *L); /* lineedit.c */
 int luaopen_glrun_jsonc(lua_State *L);    /* jsonlib.c */
+int luaopen_glrun_redis(lua_State *L);    /* redis.c */
 
 struct gl_embedded {
     const char *name, *chunkname;
@@ -58,12 +59,6 @@ int gl_builtin_names(lua_State *L) {
     return 1;
 }
 
-static int load_ws_replay(lua_State *L) {
-    if (gl_embedded_load(L, "glrun.ws_replay") != LUA_OK) return lua_error(L);
-    lua_call(L, 0, 1);
-    return 1;
-}
-
 static void preload(lua_State *L, const char *name, lua_CFunction f) {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, f);
@@ -78,11 +73,8 @@ void gl_loader_init(lua_State *L, const char *script_dir) {
     preload(L, "glrun.http", luaopen_glrun_http);
     preload(L, "glrun.crypto", luaopen_glrun_crypto);
     preload(L, "glrun.readline", luaopen_glrun_readline);
-#ifdef GLRUN_HAVE_WS
-    preload(L, "glrun.ws", luaopen_glrun_ws);
-#endif
-    if (getenv("GLRUN_REPLAY")) /* --replay: WebSocket sessions come from the cassette */
-        preload(L, "glrun.ws", load_ws_replay);
+    preload(L, "glrun.redis", luaopen_glrun_redis);
+    preload(L, "glrun.ws", luaopen_glrun_ws); /* --replay too: ws_play.c */
 
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "path"); /* Lua's default (already honours LUA_PATH) */

@@ -93,6 +93,8 @@ static void usage_text(FILE *f) {
 "                    no API key is needed and none is sent anywhere\n"
 "  --policy FILE     the fallback policy file (a Lua file returning a table)\n"
 "  --log-level LVL   error | warn (default) | info | debug | trace\n"
+"  --redis URL       share rate limits, learned quota and Live circuits with\n"
+"                    other processes through Redis (redis://[:pw@]host:port/db)\n"
 "  --explain-config  print which backend (Gemini API or Vertex AI), project,\n"
 "                    location, credentials, base URL, API version and models\n"
 "                    would be used and which setting decided each (secrets\n"
@@ -125,7 +127,11 @@ static void usage_text(FILE *f) {
 "                    history, /model /transport /system /save /load /reset\n"
 "  ask QUESTION      one answer on stdout, for scripts (- reads stdin; --json)\n"
 "  models            the model catalog: methods, token limits, Live rules\n"
+"  quota             a shared rate-limit pool (--redis): windows, learned quota, circuits\n"
 "                    (--live, --json, --refresh)\n"
+"  token             an ephemeral Live token for a web client (--model, --ttl)\n"
+"  batch CMD         a file of prompts as a Batch API job: submit, status,\n"
+"                    wait (--deadline), fetch, cancel, list\n"
 "\n"
 "In scripts: gl.spawn(fn, ...), gl.sleep(s), gl.now(); require 'gemini'\n"
 "(ask, stream, chat, rest), require 'glrun.http' (request, stream, sse),\n"
@@ -193,7 +199,7 @@ int main(int argc, char **argv) {
     int script_index = 0;
     int use_mock = 0;
     int explain = 0;
-    const char *policy = NULL, *trace = NULL, *level = NULL, *record = NULL, *replay = NULL;
+    const char *policy = NULL, *trace = NULL, *level = NULL, *record = NULL, *replay = NULL, *redis = NULL;
     enum { ACT_E, ACT_L } act_kind[256];
     const char *act_arg[256];
     int nact = 0;
@@ -223,7 +229,7 @@ int main(int argc, char **argv) {
         }
         if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "--policy") == 0 ||
             strcmp(a, "--trace") == 0 || strcmp(a, "--log-level") == 0 || strcmp(a, "--record") == 0 ||
-            strcmp(a, "--replay") == 0) {
+            strcmp(a, "--replay") == 0 || strcmp(a, "--redis") == 0) {
             if (i + 1 >= argc) return usage_error("option '%s' needs an argument", a);
             const char *v = argv[++i];
             if (a[1] == 'e' || a[1] == 'l') {
@@ -234,6 +240,7 @@ int main(int argc, char **argv) {
             else if (strcmp(a, "--record") == 0) record = v;
             else if (strcmp(a, "--replay") == 0) replay = v;
             else if (strcmp(a, "--trace") == 0) trace = v;
+            else if (strcmp(a, "--redis") == 0) redis = v; /* gemini.state reads options.redis */
             else level = v;
             continue;
         }
@@ -268,7 +275,6 @@ int main(int argc, char **argv) {
     if (replay) {
         if (access(replay, R_OK | X_OK) != 0) return usage_error("--replay: cannot read the folder '%s'", replay);
         if (use_mock) return usage_error("--replay serves recorded traffic: it cannot be combined with --mock%s", "");
-        setenv("GLRUN_REPLAY", replay, 1);
         gl_cassette_set_replaying(1);
     }
     if (trace && gl_trace_open(trace) != 0) {
@@ -285,6 +291,7 @@ int main(int argc, char **argv) {
     uv_loop_t *loop = uv_default_loop();
     lua_State *L = luaL_newstate();
     if (!L) { fprintf(stderr, "%s: cannot create Lua state\n", progname); return 1; }
+    gl_lua_alloc_install(L); /* luaalloc.c: small objects from free lists */
     luaL_openlibs(L);
     gl_sched_init(L, loop);
 
@@ -298,13 +305,27 @@ int main(int argc, char **argv) {
     }
     gl_loader_init(L, sdir);
 
-    /* options the Lua side reads: glrun.core.options */
+    int status = 0;
+    char mock_url[256] = "";
+    if (use_mock) {
+        if (gl_mock_start(loop, mock_url, sizeof mock_url) != 0) { status = 1; goto out; }
+        fprintf(stderr, "glrun: --mock: talking to glmock, the offline Gemini, at %s (no API key used)\n",
+                mock_url);
+    }
+
+    /* The command line, for the Lua side: glrun.core.options (read-only).
+     * Never the process environment: children of io.popen would inherit it. */
     luaL_requiref(L, "glrun.core", luaopen_glrun_core, 0);
     lua_newtable(L);
     if (policy) { lua_pushstring(L, policy); lua_setfield(L, -2, "policy"); }
     if (trace) { lua_pushstring(L, trace); lua_setfield(L, -2, "trace"); }
+    if (replay) { lua_pushstring(L, replay); lua_setfield(L, -2, "replay"); }
+    if (record) { lua_pushstring(L, record); lua_setfield(L, -2, "record"); }
+    if (redis) { lua_pushstring(L, redis); lua_setfield(L, -2, "redis"); }
+    if (use_mock) { lua_pushstring(L, mock_url); lua_setfield(L, -2, "mock_url"); }
     lua_pushboolean(L, use_mock);
     lua_setfield(L, -2, "mock");
+    gl_readonly(L, "glrun.core.options");
     lua_setfield(L, -2, "options");
     lua_pushcfunction(L, gl_builtin_names);
     lua_setfield(L, -2, "builtin_names");
@@ -321,16 +342,6 @@ int main(int argc, char **argv) {
         lua_rawseti(L, -2, k - (script_index ? script_index : argc));
     }
     lua_setglobal(L, "arg");
-
-    int status = 0;
-    char mock_url[256] = "";
-    if (use_mock) {
-        if (gl_mock_start(loop, mock_url, sizeof mock_url) != 0) { status = 1; goto out; }
-        setenv("GLRUN_MOCK", mock_url, 1);
-        setenv("GLMOCK_URL", mock_url, 1);
-        fprintf(stderr, "glrun: --mock: talking to glmock, the offline Gemini, at %s (no API key used)\n",
-                mock_url);
-    }
 
     /* prelude: coroutine pass-through, globals */
     if (gl_embedded_load(L, "glrun.prelude") != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {

@@ -491,7 +491,7 @@ static int l_trap_interrupts(lua_State *L) {
     return 1;
 }
 
-static const luaL_Reg sched_funcs[] = {
+const luaL_Reg gl_sched_funcs[] = {
     {"spawn", l_spawn}, {"sleep", l_sleep}, {"now", l_now}, {"time", l_time},
     {"current", l_current}, {"_sentinel", l_sentinel}, {"trap_interrupts", l_trap_interrupts}, {NULL, NULL},
 };
@@ -500,9 +500,8 @@ static const luaL_Reg task_methods[] = {
     {"join", l_join}, {"status", l_status}, {NULL, NULL},
 };
 
-void gl_core_register(lua_State *L);
-
-int luaopen_glrun_core(lua_State *L) {
+/* The task metatable; core.c registers glrun.core with gl_sched_funcs. */
+void gl_sched_open(lua_State *L) {
     if (luaL_newmetatable(L, TASK_MT)) {
         luaL_newlib(L, task_methods);
         lua_setfield(L, -2, "__index");
@@ -512,9 +511,6 @@ int luaopen_glrun_core(lua_State *L) {
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);
-    luaL_newlib(L, sched_funcs);
-    gl_core_register(L);
-    return 1;
 }
 
 /* ---- lifecycle (used by main.c) --------------------------------------- */

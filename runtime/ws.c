@@ -102,7 +102,7 @@ static ws_conn *check_conn(lua_State *L, int open_required)
 {
     ws_ud *ud = luaL_checkudata(L, 1, WS_CONN_MT);
     if (!ud->c || (open_required && ud->c->state == ST_CLOSED))
-        luaL_error(L, "attempt to use a closed ws.conn");
+        gl_closed(L, "ws.conn");
     return ud->c;
 }
 
@@ -219,11 +219,9 @@ static void conn_close(ws_conn *c, int code, const char *reason, size_t rlen)
     }
     c->state = ST_CLOSED;
     c->local_code = code;
-    if (c->rec) { /* the script closed it */
-        gl_rec_field(c->rec, "closed_by", "client");
-        gl_rec_end(c->rec, 0, NULL, code, NULL);
-        c->rec = NULL;
-    }
+    /* the script closed it (a no-op when the session had already ended) */
+    gl_tap_field(c->tap, "closed_by", "client");
+    gl_tap_end(c->tap, 0, NULL, NULL, code, NULL, 0);
     if (c->timers_open == 2) {
         uv_close((uv_handle_t *)&c->t_recv, timer_closed);
         uv_close((uv_handle_t *)&c->t_misc, timer_closed);
@@ -267,7 +265,8 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx)
         if (c->state == ST_OPEN) {
             hs_release(c);
             uv_timer_stop(&c->t_misc);
-            start_misc_tick(c);
+            if (c->play) ws_play_schedule(c);
+            else start_misc_tick(c);
             lua_pushvalue(L, 2);
             return 1;
         }
@@ -419,21 +418,27 @@ static int ws_connect(lua_State *L)
     uv_timer_init(gl_loop(L), &c->t_recv);
     uv_timer_init(gl_loop(L), &c->t_misc);
     c->t_recv.data = c->t_misc.data = c;
-    c->rec = gl_rec_begin("ws", "GET", url, NULL, NULL, 0);
     c->timers_open = 2;
+    { /* --trace and --record: the tap */
+        gl_buf b = {0};
+        if (c->proxy[0]) {
+            gl_buf_adds(&b, ",\"proxy\":");
+            gl_buf_json_str(&b, ws_proxy_shown(c), strlen(ws_proxy_shown(c)));
+        }
+        c->tap = gl_tap_begin(GL_TAP_WS, "GET", url, NULL, NULL, 0, b.p);
+        gl_buf_free(&b);
+    }
 
+    if (gl_cassette_replaying()) { /* no socket: the recorded session */
+        ws_play_connect(L, c, url);
+        return connect_k(L, LUA_OK, (lua_KContext)c);
+    }
     if (!ws_lws_context(c->loop, err, sizeof err)) {
         ws_conn_fail(c, "connect", "%s", err);
         return connect_k(L, LUA_OK, (lua_KContext)c);
     }
     if (c->timeout > 0)
         uv_timer_start(&c->t_misc, misc_timer_cb, (uint64_t)(c->timeout * 1000), 0);
-    if (gl_trace_on()) {
-        gl_buf b = {0};
-        if (c->proxy[0]) { gl_buf_adds(&b, ",\"proxy\":"); gl_buf_json_str(&b, ws_proxy_shown(c), strlen(ws_proxy_shown(c))); }
-        ws_trace_event(c, "ws_connect", b.p);
-        gl_buf_free(&b);
-    }
     if (c->proxy[0]) {
         c->phase = PH_DNS_DONE;   /* the proxy resolves the host */
     } else {
@@ -498,6 +503,14 @@ static int ws_send(lua_State *L)
         return push_error(L, c);
     if (c->w_send.task)
         return luaL_error(L, "another task is already waiting to send on this ws.conn");
+    if (c->play) { /* --replay: nothing goes out; the send may release recorded messages */
+        gl_tap_data(c->tap, GL_TAP_SEND, binary, data, len);
+        if (!ws_play_sent(L, c, data, len)) return push_error(L, c);
+        c->msgs_out++;
+        c->bytes_out += len;
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     m = calloc(1, sizeof *m);
     if (m) m->buf = malloc(LWS_PRE + len + 1);
     if (!m || !m->buf) { free(m); return luaL_error(L, "out of memory"); }
@@ -505,9 +518,7 @@ static int ws_send(lua_State *L)
     memcpy(m->data, data, len);
     m->len = len;
     m->binary = binary;
-    if (gl_trace_on())
-        ws_trace_frame(c, "ws_send", binary, m->data, len);
-    gl_rec_event(c->rec, "send", binary ? "binary" : "text", (const char *)m->data, len);
+    gl_tap_data(c->tap, GL_TAP_SEND, binary, (const char *)m->data, len);
     if (c->out_tail) c->out_tail->next = m; else c->out_head = m;
     c->out_tail = m;
     c->out_count++;
@@ -527,10 +538,10 @@ static void pop_message(lua_State *L, ws_conn *c)
     lua_pushstring(L, m->binary ? "binary" : "text");
     free(m->buf);
     free(m);
-    if (c->rx_paused && c->wsi && c->in_count <= c->queue_max / 2 &&
-        c->in_bytes <= c->queue_bytes_max / 2) {
+    if (c->rx_paused && c->in_count <= c->queue_max / 2 && c->in_bytes <= c->queue_bytes_max / 2) {
         c->rx_paused = 0;
-        lws_rx_flow_control(c->wsi, 1);
+        if (c->wsi) lws_rx_flow_control(c->wsi, 1);
+        else ws_play_schedule(c);
     }
 }
 
@@ -564,6 +575,7 @@ static int ws_recv(lua_State *L)
     ws_conn *c = check_conn(L, 1);
     double t = luaL_optnumber(L, 2, -1);
     lua_settop(L, 2);
+    if (c->play && c->state == ST_OPEN && !ws_play_recv(L, c)) return push_error(L, c);
     if (c->in_head) {
         pop_message(L, c);
         return 2;

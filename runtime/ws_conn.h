@@ -12,16 +12,16 @@
 #include "gl.h"
 #include "ws_reasm.h"
 #include "ws_url.h"
+#include "tap.h"
 
 #include <libwebsockets.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 
 #define WS_FRAG      (64 * 1024)      /* outgoing frame size */
-#define WS_TRACE_MAX 4096             /* payload bytes kept in a trace line */
 
 enum { ST_CONNECTING, ST_OPEN, ST_FAILED, ST_CLOSED };
-enum { PH_DNS, PH_DNS_DONE, PH_LWS };
+enum { PH_DNS, PH_DNS_DONE, PH_LWS, PH_PLAY };
 
 typedef struct ws_msg {
     struct ws_msg *next;
@@ -81,7 +81,8 @@ typedef struct ws_conn {
     uint64_t last_rx, last_ping;
     uv_getaddrinfo_t dns;
     uv_loop_t *loop;
-    struct gl_rec *rec;    /* --record: this session */
+    gl_tap *tap;           /* --trace and --record: this session (tap.h) */
+    struct ws_play *play;  /* --replay: this session (ws_play.c), no wsi */
     int hs_slot;           /* holds one of the handshake slots */
     int hs_waiting;        /* queued for a slot */
     struct ws_conn *hs_next;
@@ -98,9 +99,11 @@ void ws_conn_fail(ws_conn *c, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Ask lws to drop the wsi, from outside its callbacks. */
 void ws_conn_kill(ws_conn *c);
-void ws_trace_frame(ws_conn *c, const char *kind, int binary, const unsigned char *p, size_t len);
-void ws_trace_event(ws_conn *c, const char *kind, const char *extra);
 const char *ws_proxy_shown(const ws_conn *c);
+
+/* A whole message from the server (data malloc'd, owned from now on):
+ * trace, record, queue (pausing the source when full), wake the reader. */
+void ws_deliver(ws_conn *c, unsigned char *data, size_t len, int binary);
 
 struct lws_context *ws_lws_context(uv_loop_t *loop, char *err, size_t errlen);
 struct lws_vhost *ws_lws_vhost(const char *proxy, int tls, char *err, size_t errlen);
@@ -109,5 +112,13 @@ void ws_lws_start(ws_conn *c, struct lws_vhost *vh);
 void ws_lws_teardown(void);
 /* Second step of the teardown (also registered with atexit). */
 void gl_ws_shutdown(void);
+
+/* ---- ws_play.c (--replay) ---------------------------------------------- */
+
+void ws_play_connect(lua_State *L, ws_conn *c, const char *url);
+int ws_play_sent(lua_State *L, ws_conn *c, const char *data, size_t len);
+int ws_play_recv(lua_State *L, ws_conn *c);
+void ws_play_schedule(ws_conn *c);
+void ws_play_free(struct ws_play *p);
 
 #endif

@@ -69,7 +69,8 @@ void ws_conn_maybe_free(ws_conn *c)
     free(c->err_msg);
     free(c->close_reason);
     free(c->location);
-    gl_rec_abandon(c->rec);
+    gl_tap_free(c->tap);
+    ws_play_free(c->play);
     free(c);
 }
 
@@ -94,23 +95,9 @@ void ws_conn_fail(ws_conn *c, const char *kind, const char *fmt, ...)
     snprintf(c->err_kind, sizeof c->err_kind, "%s", kind);
     free(c->err_msg);
     c->err_msg = strdup(buf);
-    if (c->rec) { /* the session ends here: the cassette keeps how */
-        gl_rec_field(c->rec, "error_kind", kind);
-        gl_rec_end(c->rec, 0, buf, c->close_code, c->close_reason);
-        c->rec = NULL;
-    }
+    /* the session ends here: the trace and the cassette keep how */
+    gl_tap_end(c->tap, 0, buf, kind, c->close_code, c->close_reason, c->err_status);
     gl_log(GL_LOG_DEBUG, "ws", "%s: %s", c->url_redacted, buf);
-    if (gl_trace_on()) {
-        gl_buf b = {0};
-        gl_buf_adds(&b, "\"url\":");
-        gl_buf_json_str(&b, c->url_redacted, strlen(c->url_redacted));
-        gl_buf_adds(&b, ",\"error_kind\":");
-        gl_buf_json_str(&b, kind, strlen(kind));
-        gl_buf_adds(&b, ",\"message\":");
-        gl_buf_json_str(&b, buf, strlen(buf));
-        gl_trace_record("ws_error", b.p);
-        gl_buf_free(&b);
-    }
     uv_timer_stop(&c->t_misc);
     ws_wake_all(c);
 }
@@ -120,40 +107,6 @@ void ws_conn_kill(ws_conn *c)
 {
     if (c->wsi)
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
-/* ---- trace ------------------------------------------------------------- */
-
-void ws_trace_frame(ws_conn *c, const char *kind, int binary,
-                        const unsigned char *p, size_t len)
-{
-    gl_buf b = {0};
-    char num[64];
-    gl_buf_adds(&b, "\"url\":");
-    gl_buf_json_str(&b, c->url_redacted, strlen(c->url_redacted));
-    snprintf(num, sizeof num, ",\"opcode\":\"%s\",\"len\":%zu,\"data\":",
-             binary ? "binary" : "text", len);
-    gl_buf_adds(&b, num);
-    {   /* redact the whole payload first: a cut could leave part of a key */
-        size_t rn;
-        char *red = gl_redact((const char *)p, len, &rn);
-        gl_buf_json_str(&b, red, rn > WS_TRACE_MAX ? WS_TRACE_MAX : rn);
-        if (rn > WS_TRACE_MAX)
-            gl_buf_adds(&b, ",\"truncated\":true");
-        free(red);
-    }
-    gl_trace_record(kind, b.p);
-    gl_buf_free(&b);
-}
-
-void ws_trace_event(ws_conn *c, const char *kind, const char *extra)
-{
-    gl_buf b = {0};
-    gl_buf_adds(&b, "\"url\":");
-    gl_buf_json_str(&b, c->url_redacted, strlen(c->url_redacted));
-    if (extra) gl_buf_adds(&b, extra);
-    gl_trace_record(kind, b.p);
-    gl_buf_free(&b);
 }
 
 /* ---- lws side ---------------------------------------------------------- */
@@ -202,12 +155,20 @@ static void out_discard(ws_conn *c)
 
 static void rx_message_done(ws_conn *c)
 {
+    size_t len;
+    int binary;
+    unsigned char *data = ws_reasm_take(&c->frag, &len, &binary);
+    ws_deliver(c, data, len, binary);
+}
+
+void ws_deliver(ws_conn *c, unsigned char *data, size_t len, int binary)
+{
     ws_msg *m = calloc(1, sizeof *m);
-    if (!m) { ws_conn_fail(c, "protocol", "out of memory"); return; }
-    m->buf = m->data = ws_reasm_take(&c->frag, &m->len, &m->binary);
-    if (gl_trace_on())
-        ws_trace_frame(c, "ws_recv", m->binary, m->data, m->len);
-    gl_rec_event(c->rec, "recv", m->binary ? "binary" : "text", (const char *)m->data, m->len);
+    if (!m) { free(data); ws_conn_fail(c, "protocol", "out of memory"); return; }
+    m->buf = m->data = data;
+    m->len = len;
+    m->binary = binary;
+    gl_tap_data(c->tap, GL_TAP_RECV, m->binary, (const char *)m->data, m->len);
     if (c->in_tail) c->in_tail->next = m; else c->in_head = m;
     c->in_tail = m;
     c->in_count++;
@@ -216,7 +177,7 @@ static void rx_message_done(ws_conn *c)
     if (c->in_bytes > c->in_hiwater) c->in_hiwater = c->in_bytes;
     if (!c->rx_paused && (c->in_count >= c->queue_max || c->in_bytes >= c->queue_bytes_max)) {
         c->rx_paused = 1;
-        lws_rx_flow_control(c->wsi, 0);
+        if (c->wsi) lws_rx_flow_control(c->wsi, 0);
     }
     gl_wake(&c->w_recv);
 }
@@ -374,8 +335,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
             return -1;
         c->state = ST_OPEN;
         c->last_rx = uv_now(c->loop);
-        if (gl_trace_on()) ws_trace_event(c, "ws_handshake", ",\"status\":101");
-        gl_rec_response(c->rec, 101, "", 0);
+        gl_tap_response(c->tap, 101, NULL, 0);
         gl_wake(&c->w_conn);
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
@@ -387,11 +347,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         W.violation = NULL;
         status = lws_http_client_http_response(wsi);
         if (c->state == ST_CONNECTING && status && status != 101) {
-            char extra[64];
             c->err_status = (int)status;
             if (status >= 300 && status < 400)
                 keep_location(c, wsi, NULL);
-            gl_rec_response(c->rec, (long)status, "", 0);
+            gl_tap_response(c->tap, (long)status, NULL, 0);
             ws_conn_fail(c, "ws_handshake", "WebSocket handshake to %s failed: HTTP %u%s%s%s%s%s",
                       c->url_redacted, status,
                       c->location ? " redirect to " : "", c->location ? c->location : "",
@@ -402,18 +361,16 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                 char *m = realloc(c->err_msg, n + 2);
                 if (m) { m[n] = ')'; m[n + 1] = '\0'; c->err_msg = m; }
             }
-            snprintf(extra, sizeof extra, ",\"status\":%u", status);
-            if (gl_trace_on()) ws_trace_event(c, "ws_handshake", extra);
         } else if (c->state == ST_CONNECTING && c->hs_sent) {
             /* connected and asked for the upgrade, but no complete answer
              * came: the response was cut (or was not HTTP) */
             ws_conn_fail(c, "ws_handshake", "WebSocket handshake to %s%s%s failed: no complete "
                       "HTTP response to the upgrade request (%s)", c->url_redacted,
                       c->proxy[0] ? " via proxy " : "", ws_proxy_shown(c), why);
-            if (gl_trace_on()) ws_trace_event(c, "ws_handshake", ",\"status\":0");
+            gl_tap_note(c->tap, "ws_handshake", ",\"status\":0");
         } else {
             classify_connect_error(c, why);
-            if (gl_trace_on()) ws_trace_event(c, "ws_handshake", ",\"status\":0");
+            gl_tap_note(c->tap, "ws_handshake", ",\"status\":0");
         }
         c->wsi = NULL;
         break;
@@ -449,7 +406,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
             gl_buf_adds(&b, num);
             gl_buf_json_str(&b, c->close_reason ? c->close_reason : "",
                             c->close_reason ? strlen(c->close_reason) : 0);
-            ws_trace_event(c, "ws_close", b.p);
+            gl_tap_note(c->tap, "ws_close", b.p);
             gl_buf_free(&b);
         }
         break;
@@ -587,6 +544,9 @@ struct lws_vhost *ws_lws_vhost(const char *proxy, int tls, char *err, size_t err
     info.protocols = ws_protocols;
     info.vhost_name = name;
     info.options = tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+    /* the CA set REST trusts too (ca.c); NULL: OpenSSL's defaults, which
+     * honour SSL_CERT_FILE and SSL_CERT_DIR */
+    if (tls) info.client_ssl_ca_filepath = gl_ca_file();
     info.timeout_secs = 3600;
     info.connect_timeout_secs = 3600;
     /* no lws keep-alive ("validity") timers: glrun's own ping and idle

@@ -24,6 +24,11 @@ options:
   --json            print the raw response chunks of the answer (one
                     GenerateContentResponse JSON object per line), not the text;
                     REST only
+  -f, --file FILE   attach a file (repeatable): small ones go inline, larger
+                    ones are uploaded with the Files API (progress on a terminal)
+  --schema FILE     structured output: FILE holds a JSON Schema; the answer is
+                    checked against it (asked once more if it does not fit)
+                    and printed as one line of JSON; REST only
   --help            this text
 
 exit status: 0 answered, 1 no answer (the reason on stderr), 2 usage error,
@@ -33,7 +38,9 @@ local cli = require "glrun.cli"
 local function usage_error(msg) cli.usage_error("glrun ask", msg) end
 
 local opts, words = cli.parse({ ... }, { name = "glrun ask", usage = USAGE, words = true,
-  values = { ["--model"] = "model", ["--system"] = "system", ["--transport"] = "transport" },
+  values = { ["--model"] = "model", ["--system"] = "system", ["--transport"] = "transport",
+             ["--schema"] = "schema" },
+  lists = { ["-f"] = "files", ["--file"] = "files" },
   flags = { ["--json"] = "json" } })
 
 local transport = opts.transport or "rest"
@@ -42,6 +49,10 @@ if transport ~= "rest" and transport ~= "live" and transport ~= "auto" then
 end
 if opts.json and transport ~= "rest" then
   usage_error("--json prints REST responses: it cannot be combined with --transport " .. transport)
+end
+if opts.schema and (transport ~= "rest" or opts.json) then
+  usage_error("--schema asks over REST and prints the JSON value: not with --transport " .. transport
+    .. (opts.json and " or --json" or ""))
 end
 
 local question
@@ -74,23 +85,59 @@ local function fail(err)
   os.exit(1)
 end
 
+-- attachments and structured output (gemini.files, gemini.schema)
+local content = question
+if opts.files or opts.schema then
+  local schema
+  if opts.schema then
+    local f, ferr = io.open(opts.schema, "rb")
+    if not f then io.stderr:write("glrun ask: --schema: cannot read ", opts.schema, ": ", (ferr:gsub("^[^:]*: ", "")), "\n"); os.exit(2) end
+    local text = f:read("a")
+    f:close()
+    local v, jerr = json.decode(text)
+    if type(v) ~= "table" then
+      io.stderr:write("glrun ask: --schema ", opts.schema, ": ", jerr and (jerr.message or tostring(jerr)) or "not a JSON object (a schema is an object)", "\n")
+      os.exit(2)
+    end
+    schema = v
+  end
+  local progress
+  if opts.files and gl.isatty(2) then
+    progress = function(sent, total)
+      io.stderr:write(("\rglrun ask: uploading %3d%%"):format(total > 0 and sent * 100 // total or 100),
+                      sent >= total and "\r\27[K" or "")
+    end
+  end
+  if schema then
+    local v, err = gemini.ask(question, { model = opts.model, system = opts.system, files = opts.files,
+                                          schema = schema, progress = progress })
+    if v == nil then fail(err) end
+    io.stdout:write(assert(json.encode(v)), "\n")
+    return
+  end
+  local parts, err = gemini.files.parts(opts.files, { progress = progress })
+  if not parts then fail(err) end
+  parts[#parts + 1] = { text = question }
+  content = { role = "user", parts = parts }
+end
+
 -- the raw chunks of the attempt that answered (a new attempt starts over)
 local chunks = {}
-local ok, chat = pcall(gemini.chat, {
+local chat, cerr = gemini.chat{
   model = opts.model, system = opts.system, transport = transport,
   on_response = opts.json and function(resp)
     local copy = {}
     for k, v in pairs(resp) do if k ~= "text" then copy[k] = v end end -- .text is glrun's, not the API's
     chunks[#chunks + 1] = copy
   end or nil,
-})
-if not ok then fail(chat) end
+}
+if not chat then fail(cerr) end
 for _, ev in ipairs{ "retry", "fallback", "reconnect", "restart" } do
   chat:on(ev, function() chunks = {} end)
 end
 
 if opts.json then
-  local text, err = chat:send(question)
+  local text, err = chat:send(content)
   if not text then fail(err) end
   for _, c in ipairs(chunks) do io.stdout:write(assert(json.encode(c)), "\n") end
   return
@@ -98,7 +145,7 @@ end
 
 local ends_nl = true
 local sok, err = pcall(function()
-  for piece, kind in chat:stream(question) do
+  for piece, kind in assert(chat:stream(content)) do
     if kind == "break" then
       io.stderr:write(piece) -- "[answer restarted]": the text before it was cut
     else

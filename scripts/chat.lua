@@ -41,6 +41,8 @@ commands:
   /save FILE            save the conversation as JSON
   /load FILE            load a conversation saved with /save
   /reset                forget the conversation
+  /attach FILE          attach a file to the next message (small ones inline,
+                        larger ones uploaded with the Files API)
   /help                 this list
   /quit                 leave (so does Ctrl-D)
   //text                send "/text" as a message
@@ -114,10 +116,10 @@ end
 
 local function build(history)
   local old = chat
-  local ok, c = pcall(gemini.chat, { model = state.model, live_model = state.live_model,
-                                     transport = state.transport, system = state.system,
-                                     history = history })
-  if not ok then return nil, c end
+  local c, err = gemini.chat{ model = state.model, live_model = state.live_model,
+                              transport = state.transport, system = state.system,
+                              history = history }
+  if not c then return nil, err end
   if old then old:close() end
   chat = c
   -- a policy line (fallback, retry, ...) goes on its own line: erase the
@@ -143,26 +145,9 @@ end
 -- over path: a failed write (a full disk, a quota) is reported and leaves
 -- the previous file as it was.
 local function save(path)
-  local text = encode_conversation()
-  local tmp = ("%s.%d.tmp"):format(path, math.random(1, 1e9))
-  local function failed(why)
-    why = tostring(why or "write failed")
-    local at = why:find(tmp, 1, true)
-    if at then why = why:sub(at + #tmp):gsub("^:%s*", "") end -- the reason, not the temporary name
-    return nil, path .. ": " .. why
-  end
-  local f, err = io.open(tmp, "w")
-  if not f then return failed(err) end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()   -- buffered bytes reach the disk (or fail) here
-  if ok and not cok then werr = cerr end
-  if ok and cok then
-    local rok, rerr = os.rename(tmp, path)
-    if rok then return true end
-    werr = rerr
-  end
-  os.remove(tmp)
-  return failed(werr)
+  local ok, err = require("glrun.atomic").write(path, encode_conversation())
+  if ok then return true end
+  return nil, err.message
 end
 
 local function load(path)
@@ -171,7 +156,7 @@ local function load(path)
   local text = f:read("a")
   f:close()
   local t, derr = json.decode(text)
-  if type(t) ~= "table" then return nil, path .. ": " .. (derr or "not a JSON object") end
+  if type(t) ~= "table" then return nil, path .. ": " .. (derr and derr.message or "not a JSON object") end
   local hist = t.history
   if hist == nil then hist = {} end
   if type(hist) ~= "table" then return nil, path .. ": history must be a list" end
@@ -227,15 +212,22 @@ end
 -- one turn
 ---------------------------------------------------------------------------
 
+local attached = {} -- parts of /attach, sent with the next message
+
 -- Returns "ok", "cancelled" or "failed".
 local function turn(text)
+  local content = text
+  if #attached > 0 then
+    content = { role = "user", parts = table.move(attached, 1, #attached, 1, {}) }
+    content.parts[#content.parts + 1] = { text = text }
+  end
   local what = state.transport == "rest" and ("REST " .. chat.chain.rest[1])
     or state.transport == "live" and ("Live " .. (chat.chain.live[1] or "?"))
     or "the answer"
   spinner = start_spinner(what)
   local wrote, ends_nl = false, true
   local ok, err = pcall(function()
-    for piece, kind in chat:stream(text) do
+    for piece, kind in assert(chat:stream(content)) do
       spinner.stop()
       if kind == "break" then
         io.stdout:write(dim_out(piece))
@@ -251,7 +243,7 @@ local function turn(text)
   spinner = nil
   if wrote and not ends_nl then io.stdout:write("\n") end
   io.stdout:flush()
-  if ok then return "ok" end
+  if ok then attached = {} return "ok" end
   if type(err) == "table" and err.kind == "interrupted" and err.signal and err.signal ~= "SIGINT" then
     return "stopped" -- SIGTERM, SIGHUP: leave (and save) at once
   end
@@ -273,8 +265,9 @@ function commands.help() print(USAGE:match("commands:.-\n\n") or USAGE) end
 
 function commands.model(arg)
   if arg == "" then
+    local names = require("gemini.chat").chain_names(chat.chain, { offline = true }) -- tier entries as "id (flex)"
     note(("REST models: %s; Live model: %s; transport: %s"):format(
-      table.concat(chat.chain.rest, ", "), chat.chain.live[1] or "-", state.transport))
+      table.concat(names.rest, ", "), names.live[1] or "-", state.transport))
     return
   end
   local saved = { state.model, state.live_model }
@@ -313,6 +306,14 @@ function commands.load(arg)
   local n, err = load(arg)
   if not n then return fail_line("cannot load: " .. tostring(err)) end
   note(("loaded %d messages from %s"):format(n, arg))
+end
+
+function commands.attach(arg)
+  if arg == "" then return fail_line("/attach needs a file name") end
+  local parts, err = gemini.files.parts({ arg })
+  if not parts then return fail_line(describe(err)) end
+  attached[#attached + 1] = parts[1]
+  note(("attached %s (%s); it goes with your next message"):format(arg, parts[1].inlineData and "inline" or "uploaded"))
 end
 
 function commands.reset()

@@ -170,7 +170,7 @@ local function token_request(uri, body, what)
       core.secret(obj.access_token)
       return obj.access_token, tonumber(obj.expires_in) or 3600
     end
-    local obj = type(err) == "table" and type(err.body) == "string" and json.decode(err.body) or nil
+    local _, obj = errors.enrich(err) -- the body, decoded once
     local code = type(obj) == "table" and obj.error
     local desc = type(obj) == "table" and obj.error_description
     if type(code) == "table" then desc, code = code.message, code.status end

@@ -179,10 +179,7 @@ end
 -- or nil, err.
 local function resolve_client(opts)
   local config = require "gemini.config"
-  local ok, c = pcall(config.get, opts and opts.client)
-  if ok then return c end
-  if errors.is(c) then return nil, c end
-  error(c, 0)
+  return config.get(opts and opts.client)
 end
 
 local function cache_dir(opts)
@@ -230,20 +227,11 @@ local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 -- 0700) when missing.
 local function write_atomic(path, text)
   local dir = path:match("^(.*)/[^/]*$") or "."
-  local tmp = ("%s.%d.tmp"):format(path, math.random(1, 0x7fffffff))
-  local f = io.open(tmp, "wb")
-  if not f then
+  if not core.file_kind(dir) then
     -- only when the folder does not exist yet (a first run): mkdir -p
     os.execute("mkdir -p -m 700 " .. shell_quote(dir) .. " 2>/dev/null")
-    f = io.open(tmp, "wb")
   end
-  if not f then return nil, "cannot create " .. tmp end
-  local ok, werr = f:write(text)
-  local cok = f:close()
-  if not ok or not cok then os.remove(tmp); return nil, "cannot write " .. tmp .. ": " .. tostring(werr) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); return nil, "cannot rename " .. tmp .. ": " .. tostring(rerr) end
-  return true
+  return require("glrun.atomic").write(path, text)
 end
 
 -- ---------------------------------------------------------------- state
@@ -273,6 +261,11 @@ local function fetch(st, c, opts, timeout)
   local raws, err = rest.list_models{ client = opts and opts.client, timeout = timeout,
                                       page_size = opt(opts, "page_size") }
   if not raws then return nil, err end
+  -- an answer that lists no model (a proxy or server that is not models.list)
+  -- must not replace what is known: the cache or the built-in list stays
+  local named = 0
+  for _, m in ipairs(raws) do if type(m) == "table" and type(m.name) == "string" then named = named + 1 end end
+  if named == 0 then return nil, errors.new("catalog", "models.list answered no model") end
   local now = os.time()
   if st.path then
     local text = json.encode{ glrun_catalog = 1, backend = c.backend, base_url = select(2, key_of(c)),
@@ -318,7 +311,7 @@ local function load(opts, no_network)
     st = { key = key, path = M.cache_path(opts), mock = c.mock }
     states[key] = st
   end
-  local offline = opt(opts, "offline") or os.getenv("GLRUN_REPLAY") ~= nil or c.backend == "vertex"
+  local offline = opt(opts, "offline") or core.options.replay ~= nil or c.backend == "vertex"
   if st.cat and st.source ~= "builtin" then
     if stale(st, opts) and not offline and not no_network then spawn_refresh(st, c, opts) end
     return st

@@ -5,7 +5,7 @@
 -- GOOGLE_GEMINI_BASE_URL overrides the base URL (an http:// base URL on
 -- loopback is how tests point glrun at glmock); GOOGLE_GENAI_API_VERSION
 -- the API version. Explicit options beat the environment. `glrun --mock`
--- sets GLRUN_MOCK, which beats the environment and uses no real key.
+-- sets core.options.mock_url, which beats the environment and uses no real key.
 --
 -- Vertex AI (backend "vertex") when GOOGLE_GENAI_USE_VERTEXAI (or its newer
 -- alias GOOGLE_GENAI_USE_ENTERPRISE, which wins) is true, or when only
@@ -24,10 +24,21 @@ local M = {}
 
 M.defaults = {
   api_version = "v1beta",
-  model = "gemini-2.5-flash",
-  live_model = "gemini-2.5-flash-native-audio-latest",
+  -- model, live_model: no fixed id (Google retires them); unless an option
+  -- or GLRUN_MODEL / GLRUN_LIVE_MODEL names one, the model catalog answers
+  -- the queries below (M.default_model, M.default_live_model)
   base_url = "https://generativelanguage.googleapis.com",
   timeout = 60,        -- seconds without any byte from the server
+}
+
+--- What the default models are, as gemini.catalog capability queries
+--- (the newest matching model of the catalog), and the alias used when
+--- the catalog has nothing that matches.
+M.default_queries = {
+  model = { query = { method = "generateContent", family = "flash" }, alias = "gemini-flash-latest",
+            why = "catalog: the newest flash model serving generateContent" },
+  live_model = { query = { method = "bidiGenerateContent", family = "flash" }, alias = nil,
+                 why = "catalog: the newest flash model serving bidiGenerateContent" },
 }
 
 local function env(name)
@@ -76,7 +87,7 @@ end
 --- nil, or the configuration error when c would send `what` (its key or
 --- token) in clear text to a host that is not this machine nor allowed.
 local function check_plaintext(c, what)
-  if env("GLRUN_REPLAY") then return nil end -- replaying sends nothing anywhere
+  if core.options.replay then return nil end -- replaying sends nothing anywhere
   local scheme, host = scheme_host(c.base_url)
   if scheme == "https" or scheme == "wss" then return nil end
   if scheme and scheme ~= "http" and scheme ~= "ws" then return nil end -- curl refuses the rest
@@ -237,6 +248,9 @@ end
 --- access_token_command. Returns the config table, or nil, err (kind
 --- "config", printed as one line) when it is incomplete.
 function M.resolve(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("gemini.config.resolve: the options must be a table, not " .. type(opts), 2)
+  end
   opts = opts or {}
   local why = {}
   local c = {
@@ -247,12 +261,14 @@ function M.resolve(opts)
     backend = "gemini",
     why = why,
   }
-  why.model = opts.model and "option model" or env("GLRUN_MODEL") and "GLRUN_MODEL" or "default"
-  why.live_model = opts.live_model and "option live_model" or env("GLRUN_LIVE_MODEL") and "GLRUN_LIVE_MODEL" or "default"
+  why.model = opts.model and "option model" or env("GLRUN_MODEL") and "GLRUN_MODEL"
+    or M.default_queries.model.why
+  why.live_model = opts.live_model and "option live_model" or env("GLRUN_LIVE_MODEL") and "GLRUN_LIVE_MODEL"
+    or M.default_queries.live_model.why
   why.api_version = opts.api_version and "option api_version" or env("GOOGLE_GENAI_API_VERSION")
     and "GOOGLE_GENAI_API_VERSION" or "default"
   if c.api_version == "beta" then c.api_version = "v1beta" end
-  local mock = env("GLRUN_MOCK")
+  local mock = core.options.mock_url
   if mock and opts.vertexai == nil then
     c.base_url = strip_slash(opts.base_url or mock)
     c.api_key = opts.api_key or "mock-key"
@@ -305,7 +321,7 @@ function M.resolve(opts)
   end
   c.api_key = opts.api_key or gk or mk
   c.source = opts.api_key and "option api_key" or gk and "GOOGLE_API_KEY" or mk and "GEMINI_API_KEY"
-  if not c.api_key and env("GLRUN_REPLAY") then -- replaying: nothing is sent anywhere
+  if not c.api_key and core.options.replay then -- replaying: nothing is sent anywhere
     c.api_key, c.source = "replay-key", "--replay"
   end
   if not c.api_key then return nil, errors.config(NO_KEY) end
@@ -324,18 +340,50 @@ function M.resolve(opts)
   return c
 end
 
+-- The model a default query stands for (see M.default_queries): the
+-- newest match in the model catalog as this process, the cache file or the
+-- built-in list knows it. No request is made for it (a script that names
+-- no model costs no models.list); the catalog is asked when a model turns
+-- out to be gone (gemini.chat) or when a script or `glrun models` asks.
+local function resolve_default(c, which, client)
+  local fixed = c[which]
+  if fixed then return fixed end
+  local d = M.default_queries[which]
+  local q = {}
+  for k, v in pairs(d.query) do q[k] = v end
+  local catalog = require "gemini.catalog"
+  local id = catalog.resolve(q, { client = client, offline = true })
+  if not id and which == "live_model" then id = require("gemini.models").default_live end
+  return id or d.alias
+end
+
+--- The REST model of a configuration: c.model (an option or GLRUN_MODEL),
+--- else the catalog's newest flash model serving generateContent
+--- (gemini-flash-latest when the catalog has none). client: the options c
+--- was resolved from (for the catalog). Never asks the network.
+function M.default_model(c, client)
+  return resolve_default(c, "model", client)
+end
+
+--- The Live model of a configuration: c.live_model (an option,
+--- GLRUN_LIVE_MODEL, Vertex AI's default), else the catalog's newest
+--- flash model serving bidiGenerateContent.
+function M.default_live_model(c, client)
+  return resolve_default(c, "live_model", client)
+end
+
 local cached
---- The process-wide default configuration (resolved once). Raises the
---- configuration error if there is none.
+--- The configuration for opts (client options, as for M.resolve), or with
+--- none the process-wide default (resolved once). Returns the config, or
+--- nil, err (kind "config") when there is none.
 function M.get(opts)
-  if opts and next(opts) then
-    local c, err = M.resolve(opts)
-    if not c then errors.raise(err) end
-    return c
+  if opts ~= nil and type(opts) ~= "table" then
+    error("gemini.config.get: the client options must be a table, not " .. type(opts), 2)
   end
+  if opts and next(opts) then return M.resolve(opts) end
   if not cached then
     local c, err = M.resolve()
-    if not c then errors.raise(err) end
+    if not c then return nil, err end
     cached = c
   end
   return cached

@@ -70,17 +70,21 @@ function M.rows(c)
   row("credentials", credentials_line(c), why.credentials)
   row("base URL", c.base_url, why.base_url)
   row("API version", c.api_version, why.api_version)
-  row("REST model", c.model, why.model)
-  row("Live model", c.live_model, why.live_model)
-  row("REST URL", rest.url(c, c.model, "streamGenerateContent", "alt=sse"))
+  -- the catalog's answer from memory, its cache or the built-in list: nothing is sent
+  local rest_model = config.default_model(c)
+  local live_model = config.default_live_model(c)
+  row("REST model", rest_model, why.model)
+  row("Live model", live_model, why.live_model)
+  row("REST URL", rest.url(c, rest_model, "streamGenerateContent", "alt=sse"))
   row("Live URL", live.url(c))
-  if c.backend == "vertex" then row("Live setup.model", config.vertex_model_path(c, c.live_model)) end
+  if c.backend == "vertex" then row("Live setup.model", config.vertex_model_path(c, live_model)) end
   local ok, chat = pcall(require, "gemini.chat")
   if ok then
     local pok, p = pcall(chat.policy)
-    if pok then
+    if pok and p then
       local ch = (c.backend == "vertex" and p.vertex_chain) or p.chain
-      row("chat chain", "Live " .. table.concat(ch.live or {}, ", ") .. "; REST " .. table.concat(ch.rest or {}, ", "),
+      local names = chat.chain_names(ch, { offline = true })
+      row("chat chain", "Live " .. table.concat(names.live, ", ") .. "; REST " .. table.concat(names.rest, ", "),
         core.options and core.options.policy and ("--policy " .. core.options.policy) or "gemini.policy")
     end
   end

@@ -24,17 +24,24 @@ local P = {}
 P.transports = { "live", "rest" }
 
 --- The model chain. Live models do not serve REST, so it is an explicit
---- map per transport, tried in order.
+--- map per transport, tried in order. An entry is a model id or alias
+--- ("gemini-flash-latest"), `{model = ..., tier = "flex"}` (the request's
+--- serviceTier), or a gemini.catalog capability query: the newest model of
+--- the catalog that matches (resolved when a chat starts). The defaults
+--- are queries, so no release of glrun names a model Google retires
+--- (offline, from the built-in list: gemini-3.8-live; gemini-3.8-flash,
+--- gemini-3.5-flash-lite).
 P.chain = {
-  live = { "gemini-2.5-flash-native-audio-latest" },
-  rest = { "gemini-2.5-flash", "gemini-2.5-flash-lite" },
+  live = { { method = "bidiGenerateContent", family = "flash" } },
+  rest = { { method = "generateContent", family = "flash" }, { method = "generateContent", family = "flash-lite" } },
 }
 
 --- The chain on Vertex AI (its Live models have their own ids, docs/protocol.md#live-models);
---- used instead of `chain` when the backend is Vertex AI.
+--- used instead of `chain` when the backend is Vertex AI (whose catalog is
+--- the built-in list: models.list is not read there).
 P.vertex_chain = {
   live = { "gemini-live-2.5-flash-native-audio" },
-  rest = { "gemini-2.5-flash", "gemini-2.5-flash-lite" },
+  rest = { { method = "generateContent", family = "flash" }, { method = "generateContent", family = "flash-lite" } },
 }
 
 P.turn_deadline = 90        -- seconds for one turn, retries and fallbacks included
@@ -44,6 +51,12 @@ P.backoff_base = 1.0        -- seconds
 P.backoff_cap = 30.0
 P.circuit_cooldown = 60     -- seconds Live is skipped after a failure that will not heal by itself
 P.restart_after_text = true -- a failure after text was shown restarts the turn (marked visibly)
+P.continuation = true       -- a long answer (finishReason CONTINUATION) is continued with its token
+P.max_continuation_hops = 16 -- requests one continued answer may take
+P.max_resume_without_progress = 3 -- resumptions in a row from a checkpoint that bring nothing new
+P.flex_timeout = 900        -- seconds a serviceTier "flex" request may wait (it queues for minutes)
+P.malformed_call_retries = 1 -- a refused function call (malformed_call) is asked again this often
+P.replace_retired = true    -- a model the server says is gone gives way to the catalog's newest of its family
 
 ---------------------------------------------------------------------------
 -- choose: which transport and model for the next attempt
@@ -69,132 +82,113 @@ function P.choose(ctx, p)
   for _, tr in ipairs(order) do
     local usable = not down[tr] and (tr ~= "live" or ctx.circuit.live ~= "open" or ctx.transport == "live")
     if usable then
-      for _, m in ipairs((ctx.chain or p.chain)[tr] or {}) do
-        if not ctx.skip[tr .. ":" .. m] then return { transport = tr, model = m } end
+      for _, e in ipairs((ctx.chain or p.chain)[tr] or {}) do
+        local m, tier = P.entry(e)
+        if m and not ctx.skip[tr .. ":" .. m .. (tier and ("@" .. tier) or "")] then
+          return { transport = tr, model = m, tier = tier }
+        end
       end
     end
   end
   return nil
+end
+
+--- A chain entry's model id and serviceTier: a string is an id or alias;
+--- {model = ..., tier = ...}; a capability query table is resolved by
+--- gemini.catalog (nil when nothing matches).
+function P.entry(e)
+  if type(e) == "string" then return e, nil end
+  if type(e) ~= "table" then return nil end
+  if type(e.model) == "string" then return e.model, e.tier end
+  local q = {}
+  for k, v in pairs(type(e.model) == "table" and e.model or e) do
+    if k ~= "tier" and k ~= "model" then q[k] = v end
+  end
+  local id = require("gemini.catalog").resolve(q, { offline = true }) -- no request: memory, cache, built-in list
+  return id, e.tier
 end
 
 ---------------------------------------------------------------------------
 -- classify: what an error means and what to do
 ---------------------------------------------------------------------------
 
-local function quota_will_not_heal(err)
-  local qf = errors.detail(err, "QuotaFailure")
-  if qf and type(qf.violations) == "table" then
-    for _, v in ipairs(qf.violations) do
-      if type(v.quotaId) == "string" and v.quotaId:find("PerDay", 1, true) then return "a per-day quota" end
-      if tostring(v.quotaValue) == "0" then return "a quota limit of 0" end
-    end
-  end
-  local msg = type(err.error) == "table" and err.error.message or ""
-  if type(msg) == "string" and msg:find("limit: 0,", 1, true) then return "a quota limit of 0" end
-  return nil
-end
+--- What an error means (gemini.diagnose.of): a diagnosis {kind, fatal,
+--- retryable, hint, cause, text}. classify decides on it; a policy may
+--- replace this function to explain errors its own way.
+P.diagnose = function(err, ctx) return require("gemini.diagnose").of(err, ctx) end
 
-local function first_line(s)
-  s = tostring(s or "")
-  return (s:match("^[^\n]*"))
-end
+-- Diagnoses that mean Live cannot be had at this endpoint for now: leave
+-- it (fall back) and skip it for a cool-down (the circuit).
+local LIVE_REFUSED = {
+  endpoint = true, refused_upgrade = true, proxy_auth = true, redirect = true, no_response = true,
+  busy = true, handshake = true, credentials_in_url = true,                 -- the handshake
+  model = true, api_disabled = true, policy_violation = true, feature_unsupported = true, -- 1008
+  bad_key = true, key_expired = true, region = true, modality = true, setup = true,
+  resume_refused = true,                                                    -- 1007
+}
+-- Live connections that dropped: reconnect.
+local LIVE_DROPPED = { live_server = true, live_quota = true, dropped = true, going_away = true }
 
---- err: an error object; at: { transport, model, url }.
+--- err: an error object; at: { transport, model, url, tier }.
 --- Returns { action = "retry"|"reconnect"|"fallback"|"fail", delay = secs?,
 ---           circuit = true (stop using Live for a cool-down)?,
 ---           transport_down = true (no other model of this transport either, this turn)?,
+---           fallback_after = n (retries of this model before falling back)?,
+---           diagnosis = the diagnosis (p.diagnose),
 ---           reason = "one line: what failed, the likely cause, what now" }
+--- The words are the diagnosis's (gemini.diagnose); the decision is the policy's.
 function P.classify(err, at, p)
   p = p or P
   local where = at.url or (type(err) == "table" and (err.url or err.path)) or nil
   local what = ("%s %s%s"):format(at.transport == "live" and "Live" or "REST", at.model,
                                   where and (" at " .. where) or "")
-  local k = type(err) == "table" and err.kind or "error"
-  local st, cc = err.status, err.close_code
-
-  if k == "ws_handshake" then
-    if st == 404 then
-      return { action = "fallback", circuit = true, reason = what .. ": the WebSocket handshake got HTTP 404. "
-        .. "The Live path is wrong or a proxy in between does not pass WebSocket upgrades "
-        .. "(Live does not need Vertex AI: API keys work with the dot-form path "
-        .. "...GenerativeService.BidiGenerateContent)" }
-    elseif st == 401 or st == 403 then
-      return { action = "fallback", circuit = true, reason = what .. (": the WebSocket handshake got HTTP %d: "
-        .. "a proxy or gateway refused the upgrade, or the credentials were rejected"):format(st) }
-    end
-    return { action = "fallback", circuit = true, reason = what .. ": WebSocket handshake failed: " .. first_line(err.message) }
+  local d = (p.diagnose or P.diagnose)(err, { transport = at.transport, model = at.model, url = at.url,
+                                              turn_deadline = p.turn_deadline })
+  local k, live = d.kind, at.transport == "live"
+  local function decide(t)
+    t.reason, t.diagnosis = what .. ": " .. d.text, d
+    return t
   end
 
-  if k == "ws_closed" then
-    local reason = first_line(err.reason or "")
-    if cc == 1008 then
-      return { action = "fallback", circuit = true, reason = what .. ": Live closed the session with 1008 ("
-        .. reason .. "): the model is unknown, retired, or not offered for Live (bidiGenerateContent) "
-        .. "on this API version; check the model name (gemini.models lists the Live models)" }
-    elseif cc == 1007 then
-      return { action = "fallback", circuit = true, reason = what .. ": Live closed the session with 1007 ("
-        .. reason .. "): the API key, the region, the setup or a response modality was refused" }
-    elseif cc == 1011 or cc == 1006 or cc == 1001 then
-      return { action = "reconnect", delay = p.backoff_base, reason = what .. (": the Live connection dropped (%s%s): "
-        .. "server side or network"):format(cc, reason ~= "" and ", " .. reason or "") }
+  if live and LIVE_REFUSED[k] then return decide{ action = "fallback", circuit = true } end
+  if live and LIVE_DROPPED[k] then return decide{ action = "reconnect", delay = p.backoff_base } end
+  if k == "closed" then return decide{ action = "fallback" } end
+  -- a message shape this Live model's rules refuse (Gemini 3.x 1007), or a
+  -- turn it cannot take: REST answers it; a new, seeded session works, so no circuit
+  if k == "live_rule" then return decide{ action = "fallback" } end
+  if k == "rate_limit" then
+    -- the client-side day budget (gemini.ratelimit rpd) comes back at midnight Pacific: another model
+    if type(err) == "table" and err.per_day then return decide{ action = "fallback" } end
+    return decide{ action = "retry", delay = type(err) == "table" and err.retry_after or nil }
+  end
+  if k == "quota_exhausted" or k == "not_found" then return decide{ action = "fallback" } end
+  if k == "server" then
+    if at.tier == "flex" and err.status == 503 then
+      -- the flex tier is out of capacity: the next entry of the chain
+      return decide{ action = "fallback" }
     end
-    return { action = "fallback", reason = what .. (": Live closed the session (%s %s)"):format(tostring(cc), reason) }
+    return decide{ action = "retry", delay = err.retry_after, fallback_after = p.max_retries_per_model }
   end
-
-  if k == "http" then
-    if st == 429 then
-      local why = quota_will_not_heal(err)
-      if why then
-        return { action = "fallback", reason = what .. ": HTTP 429 on " .. why
-          .. ", which will not reset soon" }
-      end
-      return { action = "retry", delay = err.retry_after,
-               reason = what .. ": HTTP 429 (rate limit)" .. (err.retry_after and (", the server asks to wait " .. err.retry_after .. " s") or "") }
-    elseif st == 404 then
-      return { action = "fallback", reason = what .. ": HTTP 404, the model is not found for this API version "
-        .. "or does not serve generateContent" }
-    elseif st == 500 or st == 502 or st == 503 or st == 504 or st == 408 then
-      return { action = "retry", delay = err.retry_after, fallback_after = p.max_retries_per_model,
-               reason = what .. (": HTTP %d %s (server side)"):format(st, errors.google_status(err) or "") }
-    elseif st == 400 or st == 401 or st == 403 then
-      return { action = "fail", reason = what .. (": HTTP %d %s: %s"):format(st, errors.google_status(err) or "",
-        first_line(type(err.error) == "table" and err.error.message or err.message)) }
-    end
-    return { action = "fail", reason = what .. ": " .. first_line(err.message) }
+  if k == "cut" then
+    return decide{ action = live and "reconnect" or "retry", fallback_after = p.max_retries_per_model }
   end
-
-  if k == "stream_cut" or k == "network" then
-    return { action = at.transport == "live" and "reconnect" or "retry", fallback_after = p.max_retries_per_model,
-             reason = what .. ": the stream was cut (" .. first_line(err.message) .. ")" }
-  end
-  if k == "timeout" then
-    if err.deadline then -- the attempt was given what was left of the turn
-      return { action = "fail", reason = what .. (": the turn deadline (%g s) passed before the answer was complete")
-        :format(p.turn_deadline) }
-    end
-    return { action = "retry", fallback_after = 1, reason = what .. ": no answer in time" }
-  end
+  if k == "timeout" then return decide{ action = "retry", fallback_after = 1 } end
   if k == "tls" then
     -- a certificate that is not trusted (or a handshake the server
     -- refuses) does not heal by retrying, nor on another model at the same
     -- endpoint: leave this transport for the turn
-    return { action = "fallback", circuit = at.transport == "live" or nil, transport_down = true,
-             reason = what .. ": TLS failed (" .. first_line(err.message) .. "): a retry cannot fix "
-               .. "a certificate this machine does not trust (SSL_CERT_FILE names the CA file both transports use)" }
+    return decide{ action = "fallback", circuit = live or nil, transport_down = true }
   end
-  if k == "connect" or k == "dns" then
-    if at.transport == "live" then
-      return { action = "fallback", circuit = true, reason = what .. ": cannot reach the Live endpoint (" .. k .. "): "
-        .. first_line(err.message) }
-    end
-    return { action = "retry", fallback_after = 2, reason = what .. ": cannot reach the server (" .. k .. ")" }
+  if k == "unreachable" then
+    if live then return decide{ action = "fallback", circuit = true } end
+    return decide{ action = "retry", fallback_after = 2 }
   end
-  if k == "protocol" and err.protocol_violation and at.transport == "live" then
-    -- the Live server (or a middlebox) broke RFC 6455: it will again, REST may work
-    return { action = "fallback", circuit = true, reason = what .. ": " .. first_line(err.message) }
-  end
-  if k == "config" then return { action = "fail", reason = what .. ": " .. tostring(err.message) } end
-  return { action = "fail", reason = what .. ": " .. first_line(tostring(err)) }
+  -- the Live server (or a middlebox) broke RFC 6455: it will again, REST may work
+  if k == "protocol_violation" and live then return decide{ action = "fallback", circuit = true } end
+  -- the model's function call was refused: once more, then the next model
+  if k == "malformed_call" then return decide{ action = "retry", fallback_after = p.malformed_call_retries or 1 } end
+  -- refused, blocked, deadline, config, ...: trying again cannot help
+  return decide{ action = "fail" }
 end
 
 ---------------------------------------------------------------------------
@@ -251,6 +245,48 @@ function P.load(path)
     return nil, errors.config("policy " .. path .. " must return a table, it returned " .. type(t))
   end
   return P.check(P.with(t), "policy " .. path)
+end
+
+--- The policy file in force: `glrun --policy FILE`, else
+--- $XDG_CONFIG_HOME/glrun/policy.lua (~/.config/glrun/policy.lua) when it
+--- exists; nil when there is none.
+function P.file()
+  local core = require "glrun.core"
+  if core.options and core.options.policy then return core.options.policy end
+  local base = os.getenv("XDG_CONFIG_HOME")
+  if not base or base == "" then
+    local home = os.getenv("HOME")
+    if not home then return nil end
+    base = home .. "/.config"
+  end
+  local path = base .. "/glrun/policy.lua"
+  local f = io.open(path, "r")
+  if not f then return nil end
+  f:close()
+  return path
+end
+
+--- The policy in force: overrides (a table, e.g. chat{policy=...}) over
+--- the policy file (P.file()) over the defaults. Returns the policy, or
+--- nil, err (kind "config") naming the file and the problem.
+function P.resolve(overrides)
+  local path = P.file()
+  local p = P
+  if path then
+    local loaded, err = P.load(path)
+    if not loaded then return nil, err end
+    p = loaded
+  end
+  if overrides ~= nil then
+    if type(overrides) ~= "table" then return nil, errors.config("chat{policy=...} must be a table") end
+    local merged = {}
+    for k, v in pairs(p) do merged[k] = v end
+    for k, v in pairs(overrides) do merged[k] = v end
+    local ok, err = P.check(merged, "chat{policy=...}")
+    if not ok then return nil, err end
+    p = merged
+  end
+  return p
 end
 
 return P

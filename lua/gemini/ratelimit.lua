@@ -6,39 +6,109 @@
 --   local rl = require("gemini.ratelimit").new{ limits = { ["gemini-2.5-flash"] = { rpm = 10, tpm = 250000 } } }
 --   assert(rl:acquire("gemini-2.5-flash", 1200))   -- waits if the last minute is full
 --
--- Windows are sliding 60-second windows of (time, tokens) entries.
+-- Windows are sliding 60-second windows of (time, tokens) entries; the
+-- requests-per-day budget counts requests since the last midnight Pacific
+-- time, when Google resets it (docs/protocol.md#rate-limits).
 local errors = require "gemini.errors"
+local core = require "glrun.core"
 
 local R = {}
 R.__index = R
 
---- Free-tier defaults (docs/protocol.md#rate-limits: snapshots; they change often).
---- `default` applies to models not named. Override per model, or turn
---- limiting off with GLRUN_RATELIMIT=off.
-R.defaults = {
-  ["gemini-2.5-flash"] = { rpm = 10, tpm = 250000 },
-  ["gemini-2.5-flash-lite"] = { rpm = 15, tpm = 250000 },
-  ["gemini-2.5-pro"] = { rpm = 5, tpm = 250000 },
-  ["gemini-2.0-flash"] = { rpm = 15, tpm = 1000000 },
-  ["gemini-2.0-flash-lite"] = { rpm = 30, tpm = 1000000 },
-  default = { rpm = 10, tpm = 250000 },
+--- The defaults, by tier and model family (docs/protocol.md#rate-limits:
+--- snapshots of Google's published limits for the 2.5 and later models;
+--- they change often): rpm, tpm, rpd (requests per day). `default` is for
+--- a model of no known family. The tier in force is R.tier
+--- (GLRUN_RATELIMIT_TIER: "free", the default, or "tier1").
+R.tiers = {
+  free = {
+    flash = { rpm = 10, tpm = 250000, rpd = 250 },
+    ["flash-lite"] = { rpm = 15, tpm = 250000, rpd = 1000 },
+    pro = { rpm = 5, tpm = 250000, rpd = 100 },
+    default = { rpm = 10, tpm = 250000, rpd = 250 },
+  },
+  tier1 = {
+    flash = { rpm = 1000, tpm = 1000000, rpd = 10000 },
+    ["flash-lite"] = { rpm = 4000, tpm = 4000000 },
+    pro = { rpm = 150, tpm = 2000000, rpd = 10000 },
+    default = { rpm = 1000, tpm = 1000000, rpd = 10000 },
+  },
 }
+R.tier = os.getenv("GLRUN_RATELIMIT_TIER") or "free"
 
---- opts: limits (model -> {rpm, tpm}; merged over the defaults unless
---- opts.replace), clock (seconds, default gl.now), sleep (default
---- gl.sleep), window (seconds, default 60), warn (function(message): where
---- the one warning about an implausible token count goes; default the log).
+--- Limits by model id or family name that every limiter starts from
+--- (empty: the tier's family defaults apply); a limiter's own
+--- opts.limits win. An exact id beats its family.
+R.defaults = {}
+
+-- ------------------------------------------------------------ midnight Pacific
+
+-- Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+-- The day number of the n-th Sunday of a month.
+local function nth_sunday(y, m, n)
+  local first = days_from_civil(y, m, 1)
+  local wd = (first + 4) % 7            -- 0 = Sunday (1970-01-01 was a Thursday)
+  return first + (7 - wd) % 7 + 7 * (n - 1)
+end
+
+--- Pacific time's offset from UTC at epoch time t, in seconds: -7 h from
+--- the second Sunday of March, 2:00, to the first Sunday of November,
+--- 2:00 (US daylight saving time), else -8 h.
+function R.pacific_offset(t)
+  local y = tonumber(os.date("!%Y", math.floor(t)))
+  local start = nth_sunday(y, 3, 2) * 86400 + 10 * 3600 -- 2:00 PST
+  local stop = nth_sunday(y, 11, 1) * 86400 + 9 * 3600  -- 2:00 PDT
+  return (t >= start and t < stop) and -7 * 3600 or -8 * 3600
+end
+
+--- The Pacific calendar day of epoch time t (a day number).
+function R.pacific_day(t)
+  return (math.floor(t) + R.pacific_offset(t)) // 86400
+end
+
+--- The next midnight Pacific time after t (epoch seconds): when Google
+--- resets per-day quotas.
+function R.next_reset(t)
+  local day = R.pacific_day(t) + 1
+  -- the offset in force that midnight (a switch happens at 2:00, never at 0:00)
+  return day * 86400 - R.pacific_offset(day * 86400 + 8 * 3600)
+end
+
+--- opts: limits (model id or family -> {rpm, tpm, rpd}, or false for no
+--- limit; `default` for the models not named; merged over R.defaults and
+--- the tier's family defaults unless opts.replace), tier ("free",
+--- "tier1"; default R.tier), clock (seconds, default gl.now), time (wall
+--- clock for the day budget, default os.time), sleep (default gl.sleep),
+--- window (seconds, default 60), warn (function(message): where the one
+--- warning about an implausible token count goes; default the log).
 function R.new(opts)
   opts = opts or {}
   local limits = {}
   if not opts.replace then for k, v in pairs(R.defaults) do limits[k] = v end end
   for k, v in pairs(opts.limits or {}) do limits[k] = v end
+  local tier = opts.tier or R.tier
+  if not opts.replace and not R.tiers[tier] then
+    error(("ratelimit: unknown tier %q (known: free, tier1)"):format(tostring(tier)), 2)
+  end
   return setmetatable({
     limits = limits,
-    clock = opts.clock or gl.now,
-    sleep = opts.sleep or gl.sleep,
+    family_limits = not opts.replace and R.tiers[tier] or nil,
+    tier = tier,
+    time = opts.time or os.time,
+    day = {},           -- model -> {day = Pacific day number, n = requests that day}
+    clock = opts.clock or core.now,
+    sleep = opts.sleep or core.sleep,
     window = opts.window or 60,
-    warn = opts.warn or function(msg) gl.log("warn", msg, "ratelimit") end,
+    warn = opts.warn or function(msg) core.log("warn", msg, "ratelimit") end,
     warned = false,     -- the implausible-usage warning was given
     used = {},          -- model -> list of {t, tokens}
     waited = 0,         -- seconds spent waiting, in total
@@ -51,12 +121,37 @@ local function prune(list, now, window)
   if i > 1 then table.move(list, i, #list + i - 1, 1); for j = #list - i + 2, #list do list[j] = nil end end
 end
 
---- The limit of a model ({rpm, tpm}) or nil when unlimited.
+-- The family of a model id, with no network: an alias's target when the
+-- catalog knows it already.
+local function family_of(model)
+  local models = require "gemini.models"
+  local ok, catalog = pcall(require, "gemini.catalog")
+  local e = ok and catalog.peek(model)
+  return models.family(e and e.alias and e.target or model)
+end
+
+--- The limit of a model ({rpm, tpm, rpd}) or nil when unlimited: its id's
+--- entry, else its family's (models.family), else `default`, else the
+--- tier's defaults for its family.
 function R:limit(model)
   local l = self.limits[model]
+  local fam
+  if l == nil then
+    fam = family_of(model)
+    if fam then l = self.limits[fam] end
+  end
   if l == nil then l = self.limits.default end
+  if l == nil and self.family_limits then l = self.family_limits[fam or ""] or self.family_limits.default end
   if l == false then return nil end
   return l
+end
+
+-- Requests sent to a model today (Pacific time), the counter reset at midnight.
+function R:_day(model)
+  local today = R.pacific_day(self.time())
+  local d = self.day[model]
+  if not d or d.day ~= today then d = { day = today, n = 0 }; self.day[model] = d end
+  return d
 end
 
 --- Seconds to wait before `tokens` more tokens may go to `model` (0 = now).
@@ -70,6 +165,11 @@ function R:wait_time(model, tokens)
   local sum = 0
   for _, e in ipairs(list) do sum = sum + e.tokens end
   local wait = 0
+  if l.rpd and self:_day(model).n >= l.rpd then
+    -- the day's budget is spent: it comes back at midnight Pacific
+    local t = self.time()
+    wait = math.max(wait, R.next_reset(t) - t)
+  end
   if l.rpm and #list >= l.rpm then
     wait = math.max(wait, list[#list - l.rpm + 1].t + self.window - now)
   end
@@ -90,6 +190,10 @@ end
 --- seconds waited.
 function R:acquire(model, tokens, deadline)
   tokens = tokens or 0
+  if self.state then -- a shared backend (gemini.state); "local": unavailable, the local limits apply
+    local ok, e = self.state:acquire(self, model, tokens, deadline)
+    if ok ~= "local" then return ok, e end
+  end
   local waited = 0
   for _ = 1, 1000 do
     local w = self:wait_time(model, tokens)
@@ -97,10 +201,19 @@ function R:acquire(model, tokens, deadline)
       local list = self.used[model] or {}
       self.used[model] = list
       list[#list + 1] = { t = self.clock(), tokens = tokens }
+      local d = self:_day(model)
+      d.n = d.n + 1
       self.waited = self.waited + waited
       return true, waited
     end
     if deadline and self.clock() + w > deadline then
+      local l = self:limit(model)
+      if l and l.rpd and self:_day(model).n >= l.rpd then
+        return nil, errors.new("rate_limit", ("%s: the client-side budget of %d requests per day is spent; "
+          .. "it resets at midnight Pacific time, in %s"):format(model, l.rpd,
+          w >= 3600 and ("%.1f h"):format(w / 3600) or ("%d min"):format(math.ceil(w / 60))),
+          { retry_after = w, model = model, per_day = true })
+      end
       return nil, errors.new("rate_limit", ("%s: the client-side budget (%s) needs a %.1f s wait, past the deadline")
         :format(model, self:describe(model), w), { retry_after = w, model = model })
     end
@@ -129,6 +242,7 @@ function R:record(model, tokens)
     end
   end
   if tokens then list[#list].tokens = tokens end
+  if tokens and self.state then self.state:record(self, model, tokens) end
   if why and not self.warned then
     self.warned = true
     self.warn(("%s: the server reported an implausible token count (%s); %s"):format(
@@ -139,7 +253,8 @@ end
 function R:describe(model)
   local l = self:limit(model)
   if not l then return "unlimited" end
-  return ("%s RPM, %s TPM"):format(tostring(l.rpm or "-"), tostring(l.tpm or "-"))
+  return ("%s RPM, %s TPM%s"):format(tostring(l.rpm or "-"), tostring(l.tpm or "-"),
+    l.rpd and (", " .. l.rpd .. " RPD") or "")
 end
 
 local shared
@@ -148,8 +263,9 @@ local shared
 function R.shared()
   if not shared then
     local mode = os.getenv("GLRUN_RATELIMIT")
-    local off = mode == "off" or (mode ~= "on" and os.getenv("GLRUN_MOCK") ~= nil)
+    local off = mode == "off" or (mode ~= "on" and core.options.mock)
     shared = R.new(off and { limits = { default = false }, replace = true } or nil)
+    require("gemini.state").attach(shared) -- the policy's ratelimit knob, a shared (Redis) backend
   end
   return shared
 end

@@ -9,7 +9,7 @@ local json = require "glrun.json"
 
 local M = {}
 
-local dir = os.getenv("GLRUN_REPLAY")
+local dir = core.options.replay
 local exchanges
 
 -- A cassette file that is not what --record writes ends the run with one
@@ -91,7 +91,7 @@ local function load()
         f:close()
         local ex, err = json.decode(text)
         if ex == nil then
-          corrupt(name, (#text == 0 and "it is empty" or "it is not JSON (truncated?): " .. err))
+          corrupt(name, (#text == 0 and "it is empty" or "it is not JSON (truncated?): " .. err.message))
         end
         validate(ex, name)
         ex.file = name

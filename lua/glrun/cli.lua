@@ -11,11 +11,12 @@ end
 
 --- parse(args, spec) -> opts, words. spec: name ("glrun ask"), usage (the
 --- --help text), values ({["--model"] = "model", ...}: options that take a
---- value), flags ({["--json"] = "json"}), words (true: positional words
---- are allowed; otherwise any non-option is an error).
+--- value), flags ({["--json"] = "json"}), lists ({["-f"] = "files"}:
+--- options that may repeat; opts.files is the list of their values), words
+--- (true: positional words are allowed; otherwise any non-option is an error).
 function M.parse(args, spec)
   local opts, words = {}, {}
-  local values, flags = spec.values or {}, spec.flags or {}
+  local values, flags, lists = spec.values or {}, spec.flags or {}, spec.lists or {}
   local only_words, i = false, 1
   local function fail(msg) M.usage_error(spec.name, msg) end
   while i <= #args do
@@ -31,13 +32,19 @@ function M.parse(args, spec)
       os.exit(0)
     elseif flags[name] then
       opts[flags[name]] = true
-    elseif values[name] then
+    elseif values[name] or lists[name] then
       if not val then
         i = i + 1
         val = args[i]
         if not val then fail("option '" .. name .. "' needs a value") end
       end
-      opts[values[name]] = val
+      if lists[name] then
+        local l = opts[lists[name]] or {}
+        l[#l + 1] = val
+        opts[lists[name]] = l
+      else
+        opts[values[name]] = val
+      end
     else
       fail((spec.words and "unknown option '" or "unknown argument '") .. a .. "'")
     end

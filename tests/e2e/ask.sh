@@ -32,7 +32,7 @@ run "$GLRUN" -e 'local j = require "glrun.json"; local text, n, last = {}, 0, ni
   end
   print(n > 1, table.concat(text), last.candidates[1].finishReason, last.usageMetadata.totalTokenCount > 0, last.modelVersion)' /dev/null "$TMP/json"
 expect_eq "ask --json: chunks that decode, in order, with usage and finishReason" \
-  "$(printf 'true\techo: one two three four five six\tSTOP\ttrue\tgemini-2.5-flash')" "$OUT"
+  "$(printf 'true\techo: one two three four five six\tSTOP\ttrue\tgemini-3.8-flash')" "$OUT"
 
 # usage errors: exit 2
 run "$GLRUN" --mock ask
@@ -61,12 +61,12 @@ run env GEMINI_API_KEY=bad GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" ask hi
 expect_eq "bad key: exit 1" 1 "$RC"
 expect_eq "bad key: nothing on stdout" "" "$OUT"
 expect_eq "bad key: one line on stderr" 1 "$(printf '%s\n' "$ERR" | grep -c .)"
-expect_match "bad key: the server's reason" "^glrun ask: REST gemini-2.5-flash .*HTTP 400 INVALID_ARGUMENT: API key not valid" "$ERR"
+expect_match "bad key: the server's reason" "^glrun ask: REST gemini-3.8-flash .*HTTP 400 INVALID_ARGUMENT: API key not valid" "$ERR"
 run env GEMINI_API_KEY=bad GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" ask --json hi
 expect_eq "bad key with --json: exit 1, nothing on stdout" "1 " "$RC $OUT"
 run env GEMINI_API_KEY=k GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" --policy "$fast" ask --model gemini-overloaded hi
 expect_eq "an overloaded model falls back down the chain" "0 echo: hi" "$RC $OUT"
-expect_match "and says so on stderr" "HTTP 503 UNAVAILABLE .*falling back to REST gemini-2.5-flash" "$ERR"
+expect_match "and says so on stderr" "HTTP 503 UNAVAILABLE .*falling back to REST gemini-3.8-flash" "$ERR"
 url=$GLMOCK_URL
 kill "$GLMOCK_PID"; wait "$GLMOCK_PID" 2>/dev/null; GLMOCK_PID=
 run env GEMINI_API_KEY=k GOOGLE_GEMINI_BASE_URL="$url" "$GLRUN" --policy "$fast" ask hi

@@ -2,7 +2,7 @@
 -- buffer: the C queue of an SSE stream and of a raw body stream never
 -- holds much more than its high-water mark, and nothing is lost.
 local http = require "glrun.http"
-local base = assert(os.getenv("GLMOCK_URL"))
+local base = assert(gl.options.mock_url)
 local words = {}
 for i = 1, 30 do words[i] = ("w%d"):format(i) .. ("x"):rep(300) end
 local body = '{"contents":[{"role":"user","parts":[{"text":"many ' .. table.concat(words, " ") .. '"}]}]}'

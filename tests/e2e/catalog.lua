@@ -8,7 +8,7 @@ local models = require "gemini.models"
 local http = require "glrun.http"
 local json = require "glrun.json"
 
-local base = assert(os.getenv("GLMOCK_URL"), "run with glrun --mock"):gsub("/+$", "")
+local base = assert(gl.options.mock_url, "run with glrun --mock"):gsub("/+$", "")
 local DEAD = "http://127.0.0.1:1"     -- nothing listens there
 local tmp = os.tmpname()
 os.remove(tmp)

@@ -5,7 +5,7 @@
 local gemini = require "gemini"
 local chatmod = require "gemini.chat"
 local live = require "gemini.live"
-local base = assert(os.getenv("GLMOCK_URL"))
+local base = assert(gl.options.mock_url)
 
 -- a fake clock: sleeps advance it instantly
 local function fake_clock()
@@ -15,7 +15,7 @@ end
 
 local function collect(chat, text)
   local out, breaks = {}, 0
-  for piece, kind in chat:stream(text) do
+  for piece, kind in assert(chat:stream(text)) do
     if kind == "break" then breaks = breaks + 1; out = {} else out[#out + 1] = piece end
   end
   return table.concat(out), breaks
@@ -190,7 +190,7 @@ do
     policy = { classify = function(err, at) return { action = "fail", reason = "custom policy: never retry " .. at.model } end } }
   local ok, err = pcall(collect, chat, "hi")
   assert(not ok and err.message:find("custom policy: never retry gemini%-overloaded"), tostring(err))
-  local ok2, e2 = pcall(gemini.chat, { policy = { choose = 42 } })
-  assert(not ok2 and e2.kind == "config" and e2.message:find("no function 'choose'"), tostring(e2))
+  local c2, e2 = gemini.chat{ policy = { choose = 42 } }
+  assert(c2 == nil and e2.kind == "config" and e2.message:find("no function 'choose'"), tostring(e2))
 end
 print("chat ok")

@@ -72,7 +72,7 @@ expect_eq "all down: exit 1" 1 "$RC"
 expect_eq "all down: the first answer is there" "echo: first" "$(cat "$TMP/out")"
 expect_eq "all down: one error line" 1 "$(printf '%s\n' "$ERR" | grep -c '^error: ')"
 expect_match "all down: the error says what failed and that nothing answered" \
-  "^error: REST gemini-2.5-flash-lite .*cannot reach the server.*no answer after [0-9]+ attempts" "$ERR"
+  "^error: REST gemini-3.5-flash-lite .*cannot reach the server.*no answer after [0-9]+ attempts" "$ERR"
 expect_match "all down: clear final message" "^glrun chat: 1 of 2 turns got no answer; the conversation is saved in .*down.json$" "$ERR"
 run "$GLRUN" -e 'local j = require "glrun.json"; local f = assert(io.open(arg[1])); local t = assert(j.decode(f:read("a")))
   print(#t.history, t.history[2].parts[1].text)' /dev/null "$TMP/down.json"

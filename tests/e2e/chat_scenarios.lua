@@ -6,7 +6,7 @@ local gemini = require "gemini"
 local chatmod = require "gemini.chat"
 local http = require "glrun.http"
 local json = require "glrun.json"
-local base = assert(os.getenv("GLMOCK_URL"))
+local base = assert(gl.options.mock_url)
 
 local function scenario(rules)
   assert(http.request{ method = "DELETE", url = base .. "/glmock/scenario" })
@@ -37,7 +37,7 @@ local function count(evs, name, field, value)
 end
 local function say(chat, text)
   local out = {}
-  for piece, kind in chat:stream(text) do if kind == "break" then out = {} else out[#out + 1] = piece end end
+  for piece, kind in assert(chat:stream(text)) do if kind == "break" then out = {} else out[#out + 1] = piece end end
   return table.concat(out)
 end
 
@@ -90,14 +90,15 @@ end
 -- 3. a burst of two 429s with RetryInfo, then success: two waits of the
 --    server's delay, then the answer on the same model
 do
-  scenario{ { match = { kind = "rest" }, count = 2, fault = { status = 429, retry_delay = "2.5s" } } }
   local now, sleep = fake_clock()
   local t0 = now()
+  -- (made before the faults: its default chain asks the model catalog, a REST request)
   local chat = gemini.chat{ quiet = true, transport = "rest", clock = now, sleep = sleep }
+  scenario{ { match = { kind = "rest" }, count = 2, fault = { status = 429, retry_delay = "2.5s" } } }
   local evs = events(chat)
   assert(say(chat, "burst") == "echo: burst")
   assert(count(evs, "retry") == 2 and count(evs, "fallback") == 0)
-  assert(chat.last_turn.model == "gemini-2.5-flash")
+  assert(chat.last_turn.model == "gemini-3.8-flash", chat.last_turn.model) -- the default chain's first REST model
   assert(now() - t0 == 5, "waited 2 x 2.5 s: " .. (now() - t0))
 end
 
@@ -119,7 +120,7 @@ do
   local chat = gemini.chat{ quiet = true, transport = "rest", policy = { backoff_base = 0.01 } }
   local evs = events(chat)
   local breaks, out = 0, {}
-  for piece, kind in chat:stream("one two three four five six") do
+  for piece, kind in assert(chat:stream("one two three four five six")) do
     if kind == "break" then breaks = breaks + 1; out = {} else out[#out + 1] = piece end
   end
   assert(breaks == 1 and count(evs, "restart") == 1)

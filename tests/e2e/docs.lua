@@ -48,6 +48,12 @@ local modules = {
   { "gemini.chat", getmetatable(a_chat).__index, ":" }, -- chat methods
   { "gemini.policy", require "gemini.policy", "." },
   { "gemini.ratelimit", require "gemini.ratelimit", "[.:]" },
+  { "gemini.files", require "gemini.files", "." },
+  { "gemini.batches", require "gemini.batches", "." },
+  { "gemini.caches", require "gemini.caches", "." },
+  { "gemini.embed", require "gemini.embed", "." },
+  { "gemini.tokens", require "gemini.tokens", "." },
+  { "gemini.schema", require "gemini.schema", "." },
 }
 
 local documented = 0

@@ -32,7 +32,8 @@ expect_eq "concurrent.lua: the loop was never blocked" "10 of 10 answered, the t
 ex fallback.lua
 run "$GLRUN" --mock "$E/fallback.lua"
 expect_eq "fallback.lua exits 0" 0 "$RC"
-expect_eq "fallback.lua: both cases answered over REST" 2 "$(printf '%s\n' "$OUT" | grep -c '^(answered over rest gemini-2.5-flash)$')"
+expect_eq "fallback.lua: the proxy case answered over REST" 1 "$(printf '%s\n' "$OUT" | grep -c '^(answered over rest gemini-3.8-flash)$')"
+expect_eq "fallback.lua: the unknown Live model's case over its replacement" 1 "$(printf '%s\n' "$OUT" | grep -c '^(answered over live gemini-3.8-live)$')"
 expect_match "fallback.lua: the 404 explained" "HTTP 404. The Live path is wrong or a proxy" "$ERR"
 expect_match "fallback.lua: the 1008 explained" "1008 .*unknown, retired, or not offered for Live" "$ERR"
 
@@ -40,7 +41,7 @@ ex custom_policy.lua
 run env GLRUN_WEEKDAY=3 "$GLRUN" --mock --policy "$E/policies/rest_on_weekdays.lua" "$E/custom_policy.lua"
 expect_eq "custom_policy.lua on a weekday: REST first, 1008 falls back" "0
 echo: What is a WebSocket?
-(over rest gemini-2.5-flash)
+(over rest gemini-3.8-flash)
 answered over rest" "$RC
 $OUT"
 run env GLRUN_WEEKDAY=1 "$GLRUN" --mock --policy "$E/policies/rest_on_weekdays.lua" "$E/custom_policy.lua"
@@ -48,10 +49,10 @@ expect_match "custom_policy.lua on a Sunday: Live first" "^\(over live " "$(prin
 expect_match "custom_policy.lua on a Sunday: the 1008 is reported, not hidden" "^refused: .*1008.*does not fall back on 1008" \
   "$(printf '%s\n' "$OUT" | sed -n 3p)"
 run "$GLRUN" --mock "$E/custom_policy.lua"
-expect_eq "custom_policy.lua with the default policy" "0
+expect_eq "custom_policy.lua with the default policy: the unknown Live model gives way to its replacement" "0
 echo: What is a WebSocket?
-(over live gemini-2.5-flash-native-audio-latest)
-answered over rest" "$RC
+(over live gemini-3.8-live)
+answered over live" "$RC
 $OUT"
 
 ex tools.lua
@@ -98,6 +99,79 @@ expect_eq "batch.lua: exit 1 when a prompt failed" 1 "$RC"
 expect_eq "batch.lua: three lines in order" "1 2 3" "$(printf '%s\n' "$OUT" | grep -o '"index":[0-9]*' | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//')"
 expect_match "batch.lua: the failure on its line" '"error":"REST gemini-nonexistent' "$(printf '%s\n' "$OUT" | sed -n 2p)"
 expect_match "batch.lua: progress on stderr" "^batch: 3/3 done, 1 failed" "$(printf '%s\n' "$ERR" | tail -1)"
+
+ex files.lua
+run "$GLRUN" --mock "$E/files.lua"
+expect_eq "files.lua exits 0" 0 "$RC"
+expect_match "files.lua: uploaded with the resumable protocol" "^uploaded files/[a-z0-9]+ \(text/plain, 43 bytes, ACTIVE\)$" "$(printf '%s\n' "$OUT" | sed -n 1p)"
+expect_eq "files.lua: asked about, then deleted" "echo: Summarise the report." "$(printf '%s\n' "$OUT" | sed -n 2p)"
+expect_match "files.lua: deleted" "^deleted files/" "$(printf '%s\n' "$OUT" | sed -n 3p)"
+expect_match "files.lua: upload progress on stderr" "uploading 43/43 bytes" "$ERR"
+
+ex structured.lua
+run "$GLRUN" --mock "$E/structured.lua"
+expect_eq "structured.lua: the answer as a table, and the validator" "0
+title:  echo: Review the film Metropolis in a few words.
+tags:   echo: Review the film Metropolis in a few words.
+rating: 1
+false	\$.rating: required, missing" "$RC
+$OUT"
+
+ex embed.lua
+run "$GLRUN" --mock "$E/embed.lua"
+expect_eq "embed.lua exits 0" 0 "$RC"
+expect_eq "embed.lua: three vectors of 256" "3 documents, 256 dimensions each" "$(printf '%s\n' "$OUT" | sed -n 1p)"
+expect_match "embed.lua: a nearest document" "^nearest: document [1-3] \(cosine -?[0-9.]+\)$" "$(printf '%s\n' "$OUT" | sed -n 2p)"
+
+ex caches.lua
+run "$GLRUN" --mock "$E/caches.lua"
+expect_eq "caches.lua exits 0" 0 "$RC"
+expect_match "caches.lua: the cache" "^cache cachedContents/[a-z0-9]+: 1505 tokens, expires " "$(printf '%s\n' "$OUT" | sed -n 1p)"
+expect_eq "caches.lua: two answers from the cache" "echo: Who are the parties?  [1505 tokens from the cache]
+echo: When does it end?  [1505 tokens from the cache]" "$(printf '%s\n' "$OUT" | sed -n 2,3p)"
+
+ex token.lua
+run "$GLRUN" --mock "$E/token.lua"
+expect_eq "token.lua: a token opens one session" "0
+echo: Hello from the browser
+second session refused: close 1007" "$RC
+$(printf '%s\n' "$OUT" | sed -n 2,3p)"
+expect_no_match "token.lua: the token itself is never printed" "auth_tokens/[a-z0-9]" "$OUT"
+
+ex batch_job.lua
+run "$GLRUN" --mock "$E/batch_job.lua"
+expect_eq "batch_job.lua: a job, its states, answers by key" "0
+BATCH_STATE_PENDING
+BATCH_STATE_SUCCEEDED
+q1	echo: Why is the sky blue?
+q2	echo: What is SSE?
+q3	echo: Name a prime number." "$RC
+$(printf '%s\n' "$OUT" | sed -n '1,2s/^batches\/[a-z0-9]* //p;3,$p')"
+expect_match "batch_job.lua: progress on stderr" "BATCH_STATE_SUCCEEDED: 3/3 done" "$ERR"
+
+ex live3_chat.lua
+run "$GLRUN" --mock "$E/live3_chat.lua"
+expect_eq "live3_chat.lua: Live, REST, then Live seeded with the history" "0
+> My name is Ann.
+echo: My name is Ann.
+  [live gemini-3.8-live]
+> What is the capital of France?
+echo: What is the capital of France?
+  [rest gemini-3.8-flash]
+> What is my name?
+echo: What is my name? (history: 4 turns)
+  [live gemini-3.8-live]
+6 messages in the conversation" "$RC
+$OUT"
+
+ex continuation.lua
+run "$GLRUN" --mock "$E/continuation.lua"
+expect_eq "continuation.lua: one answer from three requests; off, the first part" "0
+echo: one two three four five six seven eight nine ten
+3 requests, 41 tokens in all (the prompt counts once per request), finishReason STOP
+echo: one two three
+finishReason CONTINUATION" "$RC
+$OUT"
 
 # every example has a check above
 for f in "$E"/*.lua; do

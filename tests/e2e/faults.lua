@@ -4,7 +4,7 @@
 local gemini = require "gemini"
 local rest = require "gemini.rest"
 local errors = require "gemini.errors"
-local base = assert(os.getenv("GLMOCK_URL"))
+local base = assert(gl.options.mock_url)
 
 local function ask_err(model, opts)
   opts = opts or {}
@@ -58,14 +58,14 @@ local it, serr = rest.stream(gemini.request("x"), { model = "gemini-ratelimited"
 assert(it == nil and serr.status == 429 and serr.retry_after == 1.5)
 local it404, e404 = rest.stream(gemini.request("x"), { model = "gemini-nonexistent" })
 assert(it404 == nil and e404.status == 404 and e404.error.status == "NOT_FOUND")
-local ok, raised = pcall(function() for _ in gemini.stream("x", { model = "gemini-overloaded" }) do end end)
+local ok, raised = pcall(function() for _ in assert(gemini.stream("x", { model = "gemini-overloaded" })) do end end)
 assert(not ok and raised.status == 503, "gemini.stream raises the error object")
 
 -- collect a stream, returning the text delivered and the error raised
 local function drain(model, opts)
   local got = {}
   local ok2, err2 = pcall(function()
-    for piece in gemini.stream("one two three four five six seven eight", opts or { model = model }) do
+    for piece in assert(gemini.stream("one two three four five six seven eight", opts or { model = model })) do
       got[#got + 1] = piece
     end
   end)

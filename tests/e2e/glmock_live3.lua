@@ -11,7 +11,7 @@ local ws = require "glrun.ws"
 local json = require "glrun.json"
 local http = require "glrun.http"
 
-local url = assert(os.getenv("GLMOCK_URL"), "run with glrun --mock"):gsub("/+$", "")
+local url = assert(gl.options.mock_url, "run with glrun --mock"):gsub("/+$", "")
 local LIVE = url:gsub("^http", "ws") .. "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 
 local function open(model, extra)

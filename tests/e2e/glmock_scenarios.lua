@@ -6,7 +6,7 @@ local json = require "glrun.json"
 local ws = require "glrun.ws"
 local live = require "gemini.live"
 
-local base = assert(os.getenv("GLMOCK_URL"), "run with glrun --mock"):gsub("/+$", "")
+local base = assert(gl.options.mock_url, "run with glrun --mock"):gsub("/+$", "")
 local CTL = base .. "/glmock/scenario"
 local LIVE = base:gsub("^http", "ws") .. "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 local LIVE_MODEL = "gemini-live-text-test"
@@ -64,8 +64,13 @@ local function ok_reply(model, text)
   return json.decode(res.body)
 end
 
+-- glrun.http's errors are generic HTTP errors; gemini.errors reads them as
+-- the Gemini API means them (err.error, retry_after)
+local enrich = require("gemini.errors").enrich
+
 local function fails(model, status, text)
   local res, err = generate(model, text)
+  err = enrich(err)
   assert(res == nil and err and err.status == status,
          ("%s: expected HTTP %d, got %s"):format(model, status, res and res.status or tostring(err)))
   return err
@@ -76,10 +81,10 @@ local function sse(model, text)
   local it, err = http.sse{ method = "POST", url = gen_url(model, "streamGenerateContent?alt=sse"),
     headers = { ["x-goog-api-key"] = "k", ["Content-Type"] = "application/json" },
     body = body_of(text or "one two three four five six seven eight nine ten eleven") }
-  if not it then return 0, err end
+  if not it then return 0, enrich(err) end
   local n = 0
   local ok, raised = pcall(function() for _ in it do n = n + 1 end end)
-  return n, (not ok) and raised or nil
+  return n, (not ok) and enrich(raised) or nil
 end
 
 -- Live (raw WebSocket, to count handshakes, setups and turns exactly) ----------
@@ -330,6 +335,7 @@ counters_are({ live_handshake = 7, live_setup = 7, live_turn = 9 }, "turn faults
 reset()
 local function bad(body, words)
   local res, berr = ctl("POST", body)
+  berr = enrich(berr)
   assert(res == nil and berr.status == 400, "expected 400 for " .. body)
   local msg = berr.error and berr.error.message or berr.body
   assert(msg:find(words, 1, true), msg)

@@ -14,7 +14,7 @@ print("ASK", t == nil, e and e.kind, e and e.status, e and line(e))
 local r, re = rest.generate(gemini.request("hi"))
 print("GENERATE", r == nil, re and re.kind)
 local pieces = {}
-local ok, se = pcall(function() for p in gemini.stream("hi") do pieces[#pieces + 1] = p end end)
+local ok, se = pcall(function() for p in assert(gemini.stream("hi")) do pieces[#pieces + 1] = p end end)
 print("STREAM", not ok, type(se) == "table" and se.kind, type(se) == "table" and line(se))
 print("PARTIAL", type(se) == "table" and se.partial or "", table.concat(pieces))
 local chunks = 0

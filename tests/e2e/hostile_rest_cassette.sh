@@ -6,7 +6,7 @@ clean_env
 start_glmock
 cat > "$TMP/flow.lua" <<'L'
 print((assert(gemini.ask("first"))))
-for p in gemini.stream("second") do io.write(p) end print()
+for p in assert(gemini.stream("second")) do io.write(p) end print()
 L
 run env GEMINI_API_KEY=AIzaCASSETTE-test-key GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" --record "$TMP/cas" "$TMP/flow.lua"
 expect_eq "recording exits 0" 0 "$RC"

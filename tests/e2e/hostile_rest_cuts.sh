@@ -17,7 +17,7 @@ for i = 1, n do
       return t
     end
     local out = {}
-    for p in gemini.stream("hi", { timeout = 30 }) do out[#out + 1] = p end
+    for p in assert(gemini.stream("hi", { timeout = 30 })) do out[#out + 1] = p end
     return table.concat(out)
   end)
   local msg = ok and err or tostring(type(err) == "table" and err.message or err)
@@ -34,7 +34,7 @@ print("ASK", t, e and e.kind, e and e.status, e and e.message)
 local http = require "glrun.http"
 local res, he = http.request{ url = os.getenv("HOSTILE_URL") .. "/x" }
 print("HTTP", res and res.status, he and he.kind, he and he.message)
-local ok, se = pcall(function() for _ in gemini.stream("hi") do end end)
+local ok, se = pcall(function() for _ in assert(gemini.stream("hi")) do end end)
 print("STREAM", ok, se.kind, se.message)
 L
 run "$GLRUN" "$TMP/headers.lua"
@@ -98,7 +98,7 @@ kill $BG_PIDS 2>/dev/null; BG_PIDS=
 # --- a stall mid-stream: kind timeout, retried once ----------------------
 start_hostile rest-sse-stall
 cat > "$TMP/stall.lua" <<'L'
-local ok, e = pcall(function() for _ in gemini.stream("hi", { timeout = 1 }) do end end)
+local ok, e = pcall(function() for _ in assert(gemini.stream("hi", { timeout = 1 })) do end end)
 print("STREAM", ok, e.kind, e.partial, e.message)
 local t, ue = gemini.ask("hi", { timeout = 1 })
 print("UNARY", t, ue.kind, ue.message)

@@ -8,7 +8,7 @@ start_hostile rest-sse-keepalive
 cat > "$TMP/dl.lua" <<'L'
 local rest = require "gemini.rest"
 local t0 = gl.now()
-local ok, e = pcall(function() for _ in gemini.stream("hi", { deadline = 1 }) do end end)
+local ok, e = pcall(function() for _ in assert(gemini.stream("hi", { deadline = 1 })) do end end)
 print("STREAM", ok, e.kind, e.deadline, e.message)
 print("STREAM_TOOK", gl.now() - t0 < 20)
 local ok2, e2 = pcall(function()

@@ -60,7 +60,7 @@ dump("generate", e1)
 print("MESSAGE", e1.error and e1.error.message, "BODY", e1.body)
 for k, v in pairs(e1.headers or {}) do print("HEADER", k, v) end
 print("DETAILS", require("glrun.json").encode(e1.error and e1.error.details or {}))
-local ok, e2 = pcall(function() for _ in gemini.stream("hi") do end end)
+local ok, e2 = pcall(function() for _ in assert(gemini.stream("hi")) do end end)
 dump("stream", e2)
 local http = require "glrun.http"
 local _, e3 = http.request{ url = base .. "/v1beta/models", headers = { ["x-goog-api-key"] = key } }
@@ -103,7 +103,7 @@ expect_no_key "error objects: no key in the cassettes" "$KEY" "$TMP/dump.rec"
 # The key in an error that cuts a successful SSE stream: an error event,
 # and a bare JSON error body after the first event.
 cat >"$TMP/sse.lua" <<'L'
-local ok, e = pcall(function() for _ in gemini.stream("hi") do end end)
+local ok, e = pcall(function() for _ in assert(gemini.stream("hi")) do end end)
 print("STREAM", ok, e and e.kind, e and e.message)
 print("ERRMSG", e and e.error and e.error.message)
 print("DETAIL", e and e.error and require("glrun.json").encode(e.error.details or {}))

@@ -17,7 +17,7 @@ b64_bytes() {
 }
 cat >"$TMP/stream.lua" <<'L'
 local text = {}
-for piece in gemini.stream("hi") do text[#text + 1] = piece end
+for piece in assert(gemini.stream("hi")) do text[#text + 1] = piece end
 io.open(arg[1], "w"):write(table.concat(text)):close()
 print("LEN", #table.concat(text))
 L

@@ -13,7 +13,7 @@ local function int(v, what)
 end
 
 -- REST (generateContent): the body through glrun.json
-local _, resp = assert(gemini.ask("how many tokens"))
+local resp = assert(gemini.generate("how many tokens"))
 int(resp.usageMetadata.totalTokenCount, "REST usageMetadata.totalTokenCount")
 int(resp.usageMetadata.promptTokenCount, "REST usageMetadata.promptTokenCount")
 int(resp.candidates[1].index, "REST candidates[1].index")
@@ -30,7 +30,7 @@ end
 assert(chunks >= 3, chunks)
 
 -- SSE through glrun.http.sse: each ev.json decoded in C
-local url = os.getenv("GLMOCK_URL") .. "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+local url = gl.options.mock_url .. "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
 local body = json.encode_strict(gemini.request("five six seven"))
 local events = 0
 for ev in assert(http.sse{ url = url, method = "POST", body = body,
@@ -80,9 +80,14 @@ assert(json.encode(v.b) == "[1,null]")
 assert(json.encode{ p = "a/b" } == '{"p":"a\\/b"}')
 -- errors: nil and where
 local bad, err = json.decode("[1,")
-assert(bad == nil and err:find("^invalid JSON at byte 4: ") , err)
+assert(bad == nil and gl.is_error(err) and err.kind == "json" and err.pos == 4, tostring(err))
+assert(err.message:find("^invalid JSON at byte 4: "), err.message)
 bad, err = json.decode('{"a":01}')
-assert(bad == nil and err:find("leading zero", 1, true), err)
+assert(bad == nil and err.message:find("leading zero", 1, true), tostring(err))
+local nope, eerr = json.encode{ f = print }
+assert(nope == nil and eerr.kind == "json" and eerr.message:find("cannot encode", 1, true), tostring(eerr))
+local sok, serr = pcall(json.decode_strict, "nope")
+assert(not sok and gl.is_error(serr) and serr.kind == "json", tostring(serr))
 assert(not pcall(json.decode_strict, "nope"))
 -- scripts that require "cjson" get lua-cjson as it is (every number a float)
 assert(math.type(cjson.decode("3")) == "float")

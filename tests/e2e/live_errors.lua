@@ -2,7 +2,7 @@
 local live = require "gemini.live"
 local models = require "gemini.models"
 
-local base = assert(os.getenv("GLMOCK_URL"), "run with glrun --mock")
+local base = assert(gl.options.mock_url, "run with glrun --mock")
 
 local function fails(opts)
   local s, err = live.connect(opts)

@@ -78,16 +78,31 @@ local p0 = policy.with{ random = function() return 0 end }
 assert(policy.backoff(3, {}, p0) == 2, "full jitter lower bound is half")
 
 -- choose: Live first, circuit open skips Live, skip moves down the chain
+-- (the default chain is catalog queries: glmock's catalog answers them)
 local ctx = { transport = "auto", skip = {}, circuit = { live = "closed" } }
 local c = policy.choose(ctx, policy)
-assert(c.transport == "live" and c.model == policy.chain.live[1])
+assert(c.transport == "live" and c.model == "gemini-3.8-live", c.model)
 ctx.circuit.live = "open"
 c = policy.choose(ctx, policy)
-assert(c.transport == "rest" and c.model == "gemini-2.5-flash", "open circuit skips Live")
-ctx.skip["rest:gemini-2.5-flash"] = true
-assert(policy.choose(ctx, policy).model == "gemini-2.5-flash-lite", "down the chain")
-ctx.skip["rest:gemini-2.5-flash-lite"] = true
+assert(c.transport == "rest" and c.model == "gemini-3.8-flash", "open circuit skips Live")
+ctx.skip["rest:gemini-3.8-flash"] = true
+assert(policy.choose(ctx, policy).model == "gemini-3.5-flash-lite", "down the chain")
+ctx.skip["rest:gemini-3.5-flash-lite"] = true
 assert(policy.choose(ctx, policy) == nil, "nothing left")
+-- chain entries: an id, an alias, {model, tier}, a capability query
+assert(policy.entry("gemini-flash-latest") == "gemini-flash-latest", "an alias is the server's to resolve")
+local m, tier = policy.entry{ model = "gemini-3.8-flash", tier = "flex" }
+assert(m == "gemini-3.8-flash" and tier == "flex")
+assert(policy.entry{ method = "generateContent", family = "pro" } == "gemini-4-argon")
+local tc = policy.choose({ transport = "rest", skip = {}, circuit = { live = "closed" },
+  chain = { rest = { { model = "gemini-3.8-flash", tier = "flex" }, "gemini-3.8-flash" } } }, policy)
+assert(tc.model == "gemini-3.8-flash" and tc.tier == "flex")
+tc = policy.choose({ transport = "rest", skip = { ["rest:gemini-3.8-flash@flex"] = true }, circuit = { live = "closed" },
+  chain = { rest = { { model = "gemini-3.8-flash", tier = "flex" }, "gemini-3.8-flash" } } }, policy)
+assert(tc.model == "gemini-3.8-flash" and tc.tier == nil, "the flex entry skipped, the standard one next")
+for _, list in pairs(policy.chain) do
+  for _, e in ipairs(list) do assert(type(e) == "table", "no model id is hard-coded in the default chain") end
+end
 assert(policy.choose({ transport = "rest", skip = {}, circuit = { live = "closed" } }, policy).transport == "rest")
 -- a failure that takes a transport down (TLS) skips its other models
 local tls_down = { transport = "rest", model = "gemini-2.5-flash", decision = { action = "fallback", transport_down = true } }

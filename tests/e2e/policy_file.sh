@@ -8,11 +8,11 @@ EX="$SRC/examples/custom_policy.lua"
 run "$GLRUN" --mock "$EX"
 expect_eq "default policy: exit 0" 0 "$RC"
 expect_match "default policy: the chat goes over Live" "over live" "$OUT"
-expect_match "default policy: 1008 falls back to REST" "answered over rest" "$OUT"
+expect_match "default policy: a 1008 (unknown model) gives way to the catalog's replacement" "answered over live" "$OUT"
 
 run env GLRUN_WEEKDAY=3 "$GLRUN" --mock --policy "$POL" "$EX"
 expect_eq "weekday policy: exit 0" 0 "$RC"
-expect_match "weekday policy: straight to REST" "over rest gemini-2.5-flash" "$OUT"
+expect_match "weekday policy: straight to REST" "over rest gemini-3.8-flash" "$OUT"
 expect_no_match "weekday policy: no Live attempt, no fallback" "fallback:" "$OUT"
 
 run env GLRUN_WEEKDAY=1 "$GLRUN" --mock --policy "$POL" "$EX"
@@ -22,7 +22,7 @@ expect_match "weekend: 1008 is reported, not hidden" "refused: .*1008.*does not 
 # the same file as $XDG_CONFIG_HOME/glrun/policy.lua
 mkdir -p "$TMP/xdg/glrun" && cp "$POL" "$TMP/xdg/glrun/policy.lua"
 run env XDG_CONFIG_HOME="$TMP/xdg" GLRUN_WEEKDAY=3 "$GLRUN" --mock "$EX"
-expect_match "XDG policy.lua is used" "over rest gemini-2.5-flash" "$OUT"
+expect_match "XDG policy.lua is used" "over rest gemini-3.8-flash" "$OUT"
 
 # broken policy files: one clear line naming the file and the problem
 printf 'return { classify = "nope" }\n' > "$TMP/bad1.lua"

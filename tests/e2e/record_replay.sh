@@ -7,14 +7,14 @@ start_glmock
 SECRET="AIzaRECORDsecret-0123456789"
 cat > "$TMP/flow.lua" <<'L'
 local gemini = require "gemini"
-for p in gemini.stream("record me please") do io.write(p) end print()
+for p in assert(gemini.stream("record me please")) do io.write(p) end print()
 local _, e = gemini.ask("x", { model = "gemini-ratelimited" })
 print("E1", e.status, e.retry_after, e.error.status)
-local ok, cut = pcall(function() for p in gemini.stream("one two three four five six", { model = "gemini-cutstream" }) do io.write(p) end end)
+local ok, cut = pcall(function() for p in assert(gemini.stream("one two three four five six", { model = "gemini-cutstream" })) do io.write(p) end end)
 print() print("E2", cut.kind)
 local t0 = gl.now()
 local n = 0
-for p in gemini.stream("slow one two three", { model = "gemini-slow" }) do n = n + 1 end
+for p in assert(gemini.stream("slow one two three", { model = "gemini-slow" })) do n = n + 1 end
 print("SLOW", n, gl.now() - t0 >= 0.5)
 print((gemini.ask("last question")))
 L
@@ -58,7 +58,7 @@ start_glmock
 run env GEMINI_API_KEY="$SECRET" GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" --record "$TMP/lcas" "$TMP/live.lua"
 LREC="$OUT"
 expect_match "recorded Live turns" "echo: hello live world" "$OUT"
-expect_match "recorded the fallback" "echo: falls back	rest" "$OUT"
+expect_match "recorded the fallback (to the catalog's replacement of the unknown Live model)" "echo: falls back	live" "$OUT"
 expect_match "WebSocket sessions are cassettes too" "ws.json" "$(ls "$TMP/lcas")"
 expect_no_match "no secret in the Live cassettes" "$SECRET" "$(cat "$TMP"/lcas/*)"
 kill "$GLMOCK_PID"; wait "$GLMOCK_PID" 2>/dev/null; GLMOCK_PID=
@@ -70,7 +70,7 @@ expect_match "the 1008 close is replayed" "E	ws_closed	1008" "$OUT"
 # a request the cassette does not hold
 printf 'print(require("gemini").ask("not recorded"))\n' > "$TMP/other.lua"
 run "$GLRUN" --replay "$TMP/cas" "$TMP/other.lua"
-expect_match "an unrecorded request is a clear replay error" "replay: the cassette .* holds no http exchange for POST /v1beta/models/gemini-2.5-flash:generateContent with this body" "$OUT"
+expect_match "an unrecorded request is a clear replay error" "replay: the cassette .* holds no http exchange for POST /v1beta/models/gemini-3.8-flash:generateContent with this body" "$OUT"
 run "$GLRUN" --replay "$TMP/nonexistent" "$TMP/other.lua"
 expect_eq "--replay of a missing folder is a usage error" 2 "$RC"
 mkdir -p "$TMP/empty"

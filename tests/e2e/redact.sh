@@ -8,7 +8,7 @@ export GEMINI_API_KEY="$SECRET" GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL"
 cat > "$TMP/s.lua" <<'L'
 local http = require "glrun.http"
 print(gemini.ask("hello trace"))
-for p in gemini.stream("stream me please") do io.write(p) end print()
+for p in assert(gemini.stream("stream me please")) do io.write(p) end print()
 local _, e = gemini.ask("x", { model = "gemini-nonexistent" })
 print("ERR1", e)
 local key = os.getenv("GEMINI_API_KEY")
@@ -34,6 +34,9 @@ expect_match "connect error redacted" "ERR3.*key=\*\*\*" "$OUT"
 expect_match "gl.redact hides the key" "REDACT.*\*\*\*" "$OUT"
 expect_match "the log line is there, redacted" "a log line with the key \*\*\*" "$ERR"
 expect_match "the script error is there, redacted" "script failure mentioning \*\*\*" "$ERR"
+run "$GLRUN" -e 'print(gl.redact("url?key=abc:def x")) print(gl.redact("(key=AIzaSy-abc_123) next"))'
+expect_eq "a carrier's value ends at a byte no key holds, which is kept" "url?key=***:def x
+(key=***) next" "$OUT"
 expect_match "trace has requests" '"kind":"http_request"' "$TRACE"
 expect_match "trace has responses" '"kind":"http_response".*"status":200' "$TRACE"
 expect_match "trace has SSE chunks" '"kind":"http_chunk".*data: ' "$TRACE"

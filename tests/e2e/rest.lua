@@ -4,11 +4,15 @@ local gemini = require "gemini"
 local rest = require "gemini.rest"
 
 -- ask: the deterministic echo of glmock
-local text, resp = gemini.ask("hello there my friend")
+local text, extra = gemini.ask("hello there my friend")
 assert(text == "echo: hello there my friend", text)
-assert(resp.candidates[1].finishReason == "STOP")
+assert(extra == nil, "gemini.ask returns the text only")
+-- generate: the whole response
+local resp = assert(gemini.generate("hello there my friend"))
+assert(resp.text == text and resp.candidates[1].finishReason == "STOP")
 assert(resp.usageMetadata and resp.usageMetadata.totalTokenCount > 0)
-assert(resp.modelVersion == "gemini-2.5-flash", tostring(resp.modelVersion))
+-- (no model named: the catalog's newest flash model)
+assert(resp.modelVersion == "gemini-3.8-flash", tostring(resp.modelVersion))
 
 -- stream: several chunks that add up to the same text
 local chunks, pieces = 0, {}
@@ -23,7 +27,7 @@ assert(table.concat(pieces) == "echo: one two three four five six", table.concat
 
 -- gemini.stream yields only text pieces
 local all = {}
-for piece in gemini.stream("alpha beta gamma") do all[#all + 1] = piece end
+for piece in assert(gemini.stream("alpha beta gamma")) do all[#all + 1] = piece end
 assert(table.concat(all) == "echo: alpha beta gamma")
 
 -- the reply echoes the LAST user turn; history and system are sent
@@ -33,7 +37,7 @@ local t2 = gemini.ask("second", { system = "Be brief.",
 assert(t2 == "echo: second", t2)
 
 -- model choice goes into the URL
-local t3, r3 = gemini.ask("x", { model = "gemini-2.5-flash-lite" })
+local r3 = assert(gemini.generate("x", { model = "gemini-2.5-flash-lite" }))
 assert(r3.modelVersion == "gemini-2.5-flash-lite", r3.modelVersion)
 
 -- countTokens

@@ -47,7 +47,7 @@ for i = 1, 5 do assert(joiners[i]:join() == "slow-done") end
 
 -- a transport call inside a coroutine the script made parks the whole task
 local http = require "glrun.http"
-local base = assert(os.getenv("GLMOCK_URL"))
+local base = assert(gl.options.mock_url)
 local gen = coroutine.wrap(function()
   for i = 1, 3 do
     local res = assert(http.request{ url = base .. "/v1beta/models/gemini-2.5-flash",

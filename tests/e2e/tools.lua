@@ -21,7 +21,7 @@ for _, transport in ipairs{ "rest", "live" } do
   calls = {}
   local chat = gemini.chat{ quiet = true, transport = transport, tools = tools, live_model = "gemini-live-text-test" }
   local out = {}
-  for piece in chat:stream("What is the weather in Paris?") do out[#out + 1] = piece end
+  for piece in assert(chat:stream("What is the weather in Paris?")) do out[#out + 1] = piece end
   local text = table.concat(out)
   assert(#calls == 1 and calls[1] == "Paris", transport .. ": the Lua function ran once with the model's args")
   local payload = text:match("({.*})$")

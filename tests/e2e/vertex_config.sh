@@ -21,7 +21,7 @@ expect_match "explain: location" "location +us-central1" "$OUT"
 expect_match "explain: the service account and its file" "service account glrun-test@proj-from-key.iam.gserviceaccount.com, key kid-1, file $TMP/sa.json" "$OUT"
 expect_match "explain: regional host" "base URL +https://us-central1-aiplatform.googleapis.com" "$OUT"
 expect_match "explain: v1beta1 by default" "API version +v1beta1" "$OUT"
-expect_match "explain: Vertex REST URL" "/v1beta1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent" "$OUT"
+expect_match "explain: Vertex REST URL" "/v1beta1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-3.8-flash:streamGenerateContent" "$OUT"
 expect_match "explain: Vertex Live URL (slash form)" "wss://us-central1-aiplatform.googleapis.com/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent" "$OUT"
 expect_match "explain: Live setup.model is the full resource" "setup.model +projects/my-proj/locations/us-central1/publishers/google/models/gemini-live-2.5-flash-native-audio" "$OUT"
 expect_match "explain: the ignored API key is named" "GEMINI_API_KEY: Vertex AI with a project" "$OUT"
@@ -47,7 +47,7 @@ expect_match "eu multi-region host" "https://aiplatform.eu.rep.googleapis.com" "
 run env GOOGLE_GENAI_USE_VERTEXAI=1 GOOGLE_API_KEY="$APIKEY" "$GLRUN" --explain-config
 expect_eq "express: exit 0" 0 "$RC"
 expect_match "express mode" "Vertex AI \(express mode\)" "$OUT"
-expect_match "express REST URL has no project" "https://aiplatform.googleapis.com/v1beta1/publishers/google/models/gemini-2.5-flash:" "$OUT"
+expect_match "express REST URL has no project" "https://aiplatform.googleapis.com/v1beta1/publishers/google/models/gemini-3.8-flash:" "$OUT"
 expect_no_match "express: key redacted" "$APIKEY" "$OUT$ERR"
 
 # a ready token and a token command are credentials too

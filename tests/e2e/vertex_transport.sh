@@ -18,7 +18,7 @@ local resp = assert(rest.generate(gemini.request("vertex generate")))
 assert(resp.text == "echo: vertex generate", resp.text)
 assert(resp.createTime and resp.usageMetadata.trafficType == "ON_DEMAND", "a Vertex response")
 local parts = {}
-for piece in gemini.stream("vertex stream three words") do parts[#parts + 1] = piece end
+for piece in assert(gemini.stream("vertex stream three words")) do parts[#parts + 1] = piece end
 assert(table.concat(parts) == "echo: vertex stream three words", table.concat(parts))
 assert(#parts > 1, "streamed in pieces")
 local n = assert(rest.count_tokens(gemini.request("count these four")))
@@ -32,8 +32,8 @@ expect_eq "Vertex REST: exit 0" 0 "$RC"
 expect_match "Vertex REST: all checks" "REST OK" "$OUT"
 [ "$RC" = 0 ] || echo "$ERR"
 TRACE=$(cat "$TMP/trace.jsonl")
-expect_match "generateContent on the project/location path" "\"url\":\"$GLMOCK_URL/v1beta1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent\"" "$TRACE"
-expect_match "streamGenerateContent with alt=sse" "publishers/google/models/gemini-2.5-flash:streamGenerateContent\?alt=sse" "$TRACE"
+expect_match "generateContent on the project/location path" "\"url\":\"$GLMOCK_URL/v1beta1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-3.8-flash:generateContent\"" "$TRACE"
+expect_match "streamGenerateContent with alt=sse" "publishers/google/models/gemini-3.8-flash:streamGenerateContent\?alt=sse" "$TRACE"
 expect_match "Authorization: Bearer, redacted" "Authorization: Bearer \*\*\*" "$TRACE"
 expect_no_match "no API key header on Vertex" "x-goog-api-key" "$TRACE"
 
@@ -74,7 +74,7 @@ local evs = {}
 chat:on("fallback", function(e) evs[#evs + 1] = e end)
 local a1 = assert(chat:send("first turn"))
 assert(a1 == "echo: first turn", a1)
-assert(chat.last_turn.transport == "rest" and chat.last_turn.model == "gemini-2.5-flash")
+assert(chat.last_turn.transport == "rest" and chat.last_turn.model == "gemini-3.8-flash")
 assert(#evs == 1 and evs[1].transport == "live" and evs[1].model == "gemini-live-2.5-flash-native-audio")
 assert(evs[1].err.close_code == 1008, tostring(evs[1].err))
 assert(evs[1].reason:find("1008", 1, true))
@@ -91,16 +91,17 @@ expect_eq "chat on Vertex: exit 0" 0 "$RC"
 expect_match "chat on Vertex falls back like on the API-key backend" "CHAT OK" "$OUT"
 [ "$RC" = 0 ] || echo "$ERR"
 
-# the same fallback on the API-key backend, for comparison
+# on the API-key backend the Vertex id gives way to its replacement
+# (gemini.models names it; it serves Live there)
 run env -u GOOGLE_GENAI_USE_VERTEXAI -u GOOGLE_CLOUD_PROJECT -u GOOGLE_APPLICATION_CREDENTIALS \
   GEMINI_API_KEY=k GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" -e '
   local chat = gemini.chat{ quiet = true, live_model = "gemini-live-2.5-flash-native-audio" }
   print(chat:send("hi"), chat.last_turn.transport)'
-expect_match "API-key backend: same fallback" "echo: hi	rest" "$OUT"
+expect_match "API-key backend: the Vertex id's replacement answers" "echo: hi	live" "$OUT"
 
 # express mode: Vertex with an API key, no project
 run env -u GOOGLE_CLOUD_PROJECT -u GOOGLE_CLOUD_LOCATION -u GOOGLE_APPLICATION_CREDENTIALS \
   GOOGLE_API_KEY=express-key "$GLRUN" --trace "$TMP/trace_x.jsonl" -e 'print(gemini.ask("express"))'
 expect_match "express mode answers" "echo: express" "$OUT"
-expect_match "express mode path has no project" "$GLMOCK_URL/v1beta1/publishers/google/models/gemini-2.5-flash:generateContent" "$(cat "$TMP/trace_x.jsonl")"
+expect_match "express mode path has no project" "$GLMOCK_URL/v1beta1/publishers/google/models/gemini-3.8-flash:generateContent" "$(cat "$TMP/trace_x.jsonl")"
 finish

@@ -5,7 +5,7 @@
 local ws = require "glrun.ws"
 local json = require "glrun.json"
 
-local base = assert(os.getenv("GLMOCK_URL"), "run with glrun --mock"):gsub("^http", "ws"):gsub("/+$", "")
+local base = assert(gl.options.mock_url, "run with glrun --mock"):gsub("^http", "ws"):gsub("/+$", "")
 local LIVE = base .. "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 
 local function expect_err(kind, ok, err)

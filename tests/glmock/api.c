@@ -151,6 +151,10 @@ json_t *api_body(conn_t *c, req_t *r)
 bool api_route(conn_t *c, req_t *r, const char *path)
 {
     const char *rest;
+    if (!strcmp(path, "/glmock/files") && r->method == HTTP_POST) {
+        files_test_generate(c, r);
+        return true;
+    }
     if (!strncmp(path, "/upload/", 8)) {
         const char *ver = api_version_of(path + 7, &rest);
         if (ver && !strcmp(rest, "/files")) {

@@ -110,6 +110,8 @@ const model_t *catalog_live_find(const char *id)
 
 bool model_supports(const model_t *m, const char *method)
 {
+    /* the SDKs embed through batchEmbedContents whether models.list names it or not */
+    if (!strcmp(method, "batchEmbedContents")) return model_supports(m, "embedContent");
     for (int i = 0; i < MODEL_MAX_METHODS && m->methods[i]; i++)
         if (!strcmp(m->methods[i], method)) return true;
     return false;

@@ -445,6 +445,12 @@ static void on_setup(live_t *l, json_t *setup)
     }
     if (!json_is_object(setup)) { close_with(l, 1007, INVALID_ARG); return; }
     if (!l->vertex && !key_ok(l)) return;    /* Vertex checked the bearer at the upgrade */
+    if (!l->vertex) { /* ephemeral tokens: spent, and their locked fields applied (tokens.c) */
+        char twhy[256];
+        int tcode = tokens_live_setup(l->key, l->path && strstr(l->path, "Constrained"), setup,
+                                      json_is_string(jget(jget(setup, "sessionResumption"), "handle")), twhy, sizeof twhy);
+        if (tcode) { close_with(l, tcode, twhy); return; }
+    }
     const char *model = jstr(setup, "model");
     if (!model || !*model) { close_with(l, 1007, INVALID_ARG); return; }
     const char *id = strncmp(model, "models/", 7) == 0 ? model + 7 : model;

@@ -4,6 +4,7 @@
  * WebSocket upgrades). Faults are chosen by words in the model id. */
 #include "glmock.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,12 @@ typedef struct {
     int ptok;
     char *rid;
     bool vertex;
+    const char *version; /* modelVersion: the model id, or an alias's baseModelId */
+    char tier[16];       /* serviceTier asked for ("" = none): echoed in usageMetadata */
+    bool longdecode;     /* answer in hops (README "Long answers") */
+    size_t ld_start;     /* word where this hop starts (from continuationToken) */
+    char finish[48];     /* "finish-<reason>" / "finishafter-<reason>": that finishReason */
+    bool finish_after;   /* ... after the whole text (else: no content; MAX_TOKENS: half) */
 } answer_t;
 
 static void answer_free(answer_t *a)
@@ -132,10 +139,110 @@ static void answer_free(answer_t *a)
     free(a->rid);
 }
 
+/* ------------------------------------------------------------------ long answers */
+
+/* "longdecode" in the model id: the answer comes in hops of LD_HOP words.
+ * One chunk per word; the second word of a hop carries a checkpoint
+ * continuationToken (no finishReason); the hop's last word carries
+ * finishReason CONTINUATION and the token of the next hop, or STOP at the
+ * end. A request with that token (top-level "continuationToken") continues
+ * from there (docs/protocol.md#continuation-tokens). */
+#define LD_HOP 4
+
+static char *ld_token(size_t offset, const char *text)
+{
+    char raw[96];
+    snprintf(raw, sizeof raw, "glmock-continuation:%zu:%08x", offset,
+             (unsigned)(fnv1a(text, strlen(text), 0) & 0xffffffffu));
+    return b64_encode((const unsigned char *)raw, strlen(raw));
+}
+
+/* The word offset a token names for this reply text, or -1. */
+static long ld_parse(const char *tok, const char *text)
+{
+    size_t n;
+    unsigned char *raw = b64_decode(tok, &n);
+    if (!raw) return -1;
+    char buf[96];
+    if (n >= sizeof buf) { free(raw); return -1; }
+    memcpy(buf, raw, n);
+    buf[n] = 0;
+    free(raw);
+    unsigned long off;
+    unsigned h;
+    int used = 0;
+    if (sscanf(buf, "glmock-continuation:%lu:%8x%n", &off, &h, &used) != 2 || (size_t)used != n) return -1;
+    if (h != (unsigned)(fnv1a(text, strlen(text), 0) & 0xffffffffu)) return -1;
+    return (long)off;
+}
+
+/* Word starts of text (a piece starts at the whitespace before its word),
+ * starts[n] = strlen(text); returns n. */
+static size_t word_starts(const char *text, size_t **starts)
+{
+    size_t len = strlen(text), nw = 0;
+    size_t *ws = xmalloc((len + 2) * sizeof *ws);
+    for (size_t i = 0; i < len; i++) {
+        if (!isspace((unsigned char)text[i]) && (i == 0 || isspace((unsigned char)text[i - 1]))) {
+            size_t st = i;
+            while (st > 0 && isspace((unsigned char)text[st - 1])) st--;
+            ws[nw] = nw == 0 ? 0 : st;
+            nw++;
+        }
+    }
+    if (nw == 0) ws[nw++] = 0;
+    ws[nw] = len;
+    *starts = ws;
+    return nw;
+}
+
+static void set_finish(json_t *chunk, const char *reason, const char *token)
+{
+    json_t *cand = json_array_get(json_object_get(chunk, "candidates"), 0);
+    if (reason) json_object_set_new(cand, "finishReason", json_string(reason));
+    else json_object_del(cand, "finishReason");
+    if (token) json_object_set_new(cand, "continuationToken", json_string(token));
+}
+
+/* finish-<reason>: a candidate without content carries the reason, with
+ * the safety ratings of a block (SAFETY-like reasons) or a finishMessage
+ * (refused function calls). */
+static void finish_details(json_t *chunk, const char *reason)
+{
+    json_t *cand = json_array_get(json_object_get(chunk, "candidates"), 0);
+    if (!strcmp(reason, "MALFORMED_FUNCTION_CALL") || !strcmp(reason, "UNEXPECTED_TOOL_CALL") ||
+        !strcmp(reason, "TOO_MANY_TOOL_CALLS")) {
+        json_object_set_new(cand, "finishMessage", json_string("Malformed function call: call:default_api."));
+        return;
+    }
+    if (!strcmp(reason, "MAX_TOKENS") || !strcmp(reason, "STOP")) return;
+    json_object_set_new(cand, "safetyRatings", json_pack("[{s:s, s:s, s:b}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
+        "category", "HARM_CATEGORY_DANGEROUS_CONTENT", "probability", "HIGH", "blocked", 1,
+        "category", "HARM_CATEGORY_HARASSMENT", "probability", "NEGLIGIBLE",
+        "category", "HARM_CATEGORY_HATE_SPEECH", "probability", "NEGLIGIBLE",
+        "category", "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability", "NEGLIGIBLE"));
+}
+
 static void decide(json_t *req, const char *model, const char *body, size_t blen, answer_t *a, bool vertex)
 {
     memset(a, 0, sizeof *a);
     a->vertex = vertex;
+    /* an alias answers with the model it points to (its baseModelId) */
+    const model_t *cm = catalog_find(model);
+    a->version = cm && cm->base ? cm->base : model;
+    const char *tier = jstr(req, "serviceTier");
+    if (tier) snprintf(a->tier, sizeof a->tier, "%s", tier);
+    a->longdecode = contains(model, "longdecode");
+    const char *fin = strstr(model, "finishafter-");
+    size_t skip = 12;
+    if (!fin) { fin = strstr(model, "finish-"); skip = 7; }
+    if (fin) {
+        a->finish_after = skip == 12;
+        size_t k = 0;
+        for (const char *q = fin + skip; (isalpha((unsigned char)*q) || *q == '_') && k + 1 < sizeof a->finish; q++)
+            a->finish[k++] = (char)toupper((unsigned char)*q);
+        a->finish[k] = 0;
+    }
     json_t *contents = jget(req, "contents");
     a->ptok = content_tokens(contents) + instruction_tokens(jget(req, "systemInstruction"));
     a->rid = response_id(model, body, blen);
@@ -170,23 +277,29 @@ static void decide(json_t *req, const char *model, const char *body, size_t blen
     free(text);
 }
 
-static json_t *usage(int ptok, int ctok, bool vertex)
+static int g_cached_tokens; /* tokens of the request's context cache (caches.c) */
+
+static json_t *usage(int ptok, int ctok, bool vertex, const char *tier)
 {
     json_t *u = json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}]}",
         "promptTokenCount", ptok, "candidatesTokenCount", ctok, "totalTokenCount", ptok + ctok,
         "promptTokensDetails", "modality", "TEXT", "tokenCount", ptok);
+    if (g_cached_tokens) json_object_set_new(u, "cachedContentTokenCount", json_integer(g_cached_tokens));
     if (vertex) json_object_set_new(u, "trafficType", json_string("ON_DEMAND"));
+    /* the tier that served the request (python-genai UsageMetadata.service_tier) */
+    if (tier && *tier) json_object_set_new(u, "serviceTier", json_string(tier));
     return u;
 }
 
 /* Vertex chunks (docs/protocol.md#vertex-rest-urls) carry createTime and trafficType, no index. */
 static json_t *make_chunk(const char *model, answer_t *a, json_t *parts, bool last, int ctok)
 {
-    json_t *cand = json_pack("{s:{s:o, s:s}}", "content", "parts", parts, "role", "model");
+    (void)model;
+    json_t *cand = parts ? json_pack("{s:{s:o, s:s}}", "content", "parts", parts, "role", "model") : json_object();
     if (last) json_object_set_new(cand, "finishReason", json_string("STOP"));
     if (!a->vertex) json_object_set_new(cand, "index", json_integer(0));
-    json_t *j = json_pack("{s:[o], s:o, s:s, s:s}", "candidates", cand, "usageMetadata", usage(a->ptok, ctok, a->vertex),
-                          "modelVersion", model, "responseId", a->rid);
+    json_t *j = json_pack("{s:[o], s:o, s:s, s:s}", "candidates", cand, "usageMetadata",
+                          usage(a->ptok, ctok, a->vertex, a->tier), "modelVersion", a->version, "responseId", a->rid);
     if (a->vertex) json_object_set_new(j, "createTime", json_string("2026-01-01T00:00:00.000000Z"));
     return j;
 }
@@ -211,8 +324,88 @@ static char *huge_text(const char *base)
 }
 
 /* Events of a stream, per the reply and the model-id faults. */
+/* The answers that end other than with STOP on one request (README "Long
+ * answers and finish reasons"): a blocked prompt, finish-<reason>, a hop
+ * of a long answer. 0 when the answer is an ordinary one. */
+static size_t special_events(const char *model, answer_t *a, json_t ***out)
+{
+    if (contains(model, "blockprompt")) {
+        json_t *j = json_pack("{s:{s:s, s:[{s:s, s:s}]}, s:o, s:s, s:s}",
+            "promptFeedback", "blockReason", "SAFETY", "safetyRatings",
+            "category", "HARM_CATEGORY_DANGEROUS_CONTENT", "probability", "HIGH",
+            "usageMetadata", usage(a->ptok, 0, a->vertex, a->tier), "modelVersion", a->version, "responseId", a->rid);
+        *out = xmalloc(sizeof(json_t *));
+        (*out)[0] = j;
+        return 1;
+    }
+    if (a->fn_name) return 0;
+    size_t *ws;
+    size_t nw = word_starts(a->text, &ws);
+    if (a->finish[0]) {
+        bool empty = strlen(a->finish) > 6 && !strcmp(a->finish + strlen(a->finish) - 6, "_EMPTY");
+        if (empty) a->finish[strlen(a->finish) - 6] = 0;
+        bool maxtok = !strcmp(a->finish, "MAX_TOKENS");
+        size_t upto = a->finish_after ? nw : maxtok && !empty ? (nw + 1) / 2 : 0;
+        size_t n = upto ? upto : 1;
+        json_t **ev = xmalloc(n * sizeof *ev);
+        for (size_t k = 0; k < n; k++) {
+            json_t *parts = upto ? json_pack("[o]", text_part(a->text + ws[k], ws[k + 1] - ws[k])) : NULL;
+            ev[k] = make_chunk(model, a, parts, false, (int)(upto ? k + 1 : 0));
+        }
+        set_finish(ev[n - 1], a->finish, NULL);
+        if (!a->finish_after) finish_details(ev[n - 1], a->finish);
+        free(ws);
+        *out = ev;
+        return n;
+    }
+    if (!a->longdecode) { free(ws); return 0; }
+    size_t from = a->ld_start < nw ? a->ld_start : nw;
+    size_t to = from + LD_HOP < nw ? from + LD_HOP : nw;
+    size_t n = to > from ? to - from : 1;
+    json_t **ev = xmalloc(n * sizeof *ev);
+    for (size_t k = 0; k < n; k++) {
+        size_t w = from + k;
+        json_t *parts = w < nw ? json_pack("[o]", text_part(a->text + ws[w], ws[w + 1] - ws[w])) : json_array();
+        ev[k] = make_chunk(model, a, parts, false, (int)(k + 1));
+        if (k == n - 1) {
+            char *tok = to < nw ? ld_token(to, a->text) : NULL;
+            set_finish(ev[k], tok ? "CONTINUATION" : "STOP", tok);
+            free(tok);
+        } else if (k == 1) {
+            char *tok = ld_token(w + 1, a->text);   /* a checkpoint: no finishReason */
+            set_finish(ev[k], NULL, tok);
+            free(tok);
+        }
+    }
+    free(ws);
+    *out = ev;
+    return n;
+}
+
+/* One response from a special answer's events: their text joined, the
+ * last event's finish, token and usage. */
+static json_t *special_unary(json_t **ev, size_t n)
+{
+    json_t *resp = json_deep_copy(ev[n - 1]);
+    json_t *cand = json_array_get(json_object_get(resp, "candidates"), 0);
+    if (!cand || n == 1) return resp;
+    buf_t b = {0};
+    buf_adds(&b, "");
+    for (size_t k = 0; k < n; k++) {
+        json_t *c0 = json_array_get(json_object_get(ev[k], "candidates"), 0);
+        json_t *p0 = json_array_get(json_object_get(json_object_get(c0, "content"), "parts"), 0);
+        const char *t = jstr(p0, "text");
+        if (t) buf_adds(&b, t);
+    }
+    json_object_set_new(cand, "content", json_pack("{s:[{s:s%}], s:s}", "parts", "text", b.p, b.len, "role", "model"));
+    buf_free(&b);
+    return resp;
+}
+
 static size_t build_events(const char *model, answer_t *a, json_t ***out)
 {
+    size_t ns = special_events(model, a, out);
+    if (ns) return ns;
     if (a->fn_name) {
         *out = xmalloc(sizeof(json_t *));
         (*out)[0] = make_chunk(model, a, fn_parts(a), true, 1);
@@ -273,8 +466,42 @@ static void do_generate(conn_t *c, req_t *r, json_t *req, const char *model, con
         LOG("conn %llu: hanging", (unsigned long long)c->id);
         return;     /* busy until the client goes away */
     }
+    /* a context cache: its contents come first (caches.c); JSON replies (schema.c) */
+    json_t *ce = caches_apply(req, model, &g_cached_tokens);
+    if (ce) { send_error(c, r, ce, mode, NULL); return; }
     answer_t a;
     decide(req, model, r->body.p ? r->body.p : "", r->body.len, &a, vertex);
+    char *sj = a.fn_name ? NULL : schema_reply(req, model, a.text);
+    if (sj) { free(a.text); a.text = sj; }
+    /* flex capacity shed under load (docs/protocol.md#service-tiers) */
+    if (!strcmp(a.tier, "flex") && contains(model, "shedflex")) {
+        send_error(c, r, err_overloaded(), mode, NULL);
+        answer_free(&a);
+        return;
+    }
+    const char *ctoken = jstr(req, "continuationToken");
+    if (ctoken) {
+        long off = a.longdecode && a.text ? ld_parse(ctoken, a.text) : -1;
+        if (off < 0) {
+            send_error(c, r, rpc_error(400, "INVALID_ARGUMENT", "Invalid continuation token."), mode, NULL);
+            answer_free(&a);
+            return;
+        }
+        a.ld_start = (size_t)off;
+    }
+    if (mode == 0) {
+        json_t **sev;
+        size_t ns = special_events(model, &a, &sev);
+        if (ns) {
+            json_t *resp = special_unary(sev, ns);
+            http_respond_json(c, r, 200, resp, NULL);
+            json_decref(resp);
+            for (size_t i = 0; i < ns; i++) json_decref(sev[i]);
+            free(sev);
+            answer_free(&a);
+            return;
+        }
+    }
     if (mode == 0) {
         json_t *resp;
         if (a.fn_name) {
@@ -360,6 +587,11 @@ static json_t *embedding(json_t *ereq)
 static void do_embed(conn_t *c, req_t *r, json_t *req, bool batch)
 {
     json_t *resp;
+    if (batch && json_array_size(jget(req, "requests")) > 100) { /* the service's limit (docs/protocol.md) */
+        send_error(c, r, rpc_error(400, "INVALID_ARGUMENT",
+                   "* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch\n"), 0, NULL);
+        return;
+    }
     if (batch) {
         json_t *arr = json_array();
         size_t i;
@@ -660,6 +892,7 @@ static void rest_route(conn_t *c, req_t *r)
         oauth_stats(c, r);
         return;
     }
+    if (api_route(c, r, path)) return;  /* Files, Batch, caches, tokens: api.c */
     char vver[16];
     const char *vmodels = vertex_route(path, vver);
     if (vmodels) {

@@ -32,6 +32,12 @@ int ws_path_version(const char *path, char *ver, size_t vn)
                 snprintf(ver, vn, "%s", vers[i]);
                 return WS_GEMINI;
             }
+            /* ephemeral tokens: the Constrained method, v1alpha only (tokens.c) */
+            if (i == 2 && !strncmp(v, vers[i], n) && !strncmp(v + n, post, sizeof post - 1) &&
+                !strcmp(v + n + sizeof post - 1, "Constrained")) {
+                snprintf(ver, vn, "%s", vers[i]);
+                return WS_GEMINI;
+            }
         }
     } else if (!strncmp(path, vpre, sizeof vpre - 1)) {
         const char *v = path + sizeof vpre - 1;
@@ -225,6 +231,9 @@ void ws_accept(conn_t *c, req_t *r, const char *version, const char *rest, size_
         return;
     }
     char *key = r->api_key ? xstrdup(r->api_key) : query_get(r->query, "key");
+    if (!key) key = query_get(r->query, "access_token");          /* js-genai's ephemeral token */
+    if (!key && r->authorization && !strncmp(r->authorization, "Token ", 6))
+        key = xstrdup(r->authorization + 6);                        /* python-genai's, glrun's */
     if (!key && vertex) key = bearer_token(r);
     LOG("conn %llu: websocket open (%s%s)%s", (unsigned long long)c->id, vertex ? "Vertex " : "", version,
         key ? "" : " without key");

@@ -248,6 +248,69 @@ const checks = {
     assert(/\b1008\b/.test(seen) && /Operation is not implemented, or supported, or enabled/.test(seen),
       `expected 1008 "Operation is not implemented...", got ${seen}`);
   },
+  // The resource APIs (tests/glmock/README.md: Files, Batch API, Context
+  // caches, Ephemeral tokens): the SDK's own upload, jobs, caches and tokens.
+  'files.upload-get-delete': async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fidelity-'));
+    const p = path.join(dir, 'note.txt');
+    fs.writeFileSync(p, 'x'.repeat(9 * 1024 * 1024 + 17)); // two chunks of the SDK's 8 MiB
+    try {
+      const f = await within(30000, ai.files.upload({ file: p, config: { mimeType: 'text/plain', displayName: 'fidelity' } }), 'files.upload');
+      assert(/^files\/[a-z0-9]+$/.test(f.name), `name ${f.name}`);
+      assert(String(f.sizeBytes) === String(9 * 1024 * 1024 + 17), `sizeBytes ${f.sizeBytes}`);
+      assert(f.mimeType === 'text/plain' && f.displayName === 'fidelity' && f.state === 'ACTIVE', JSON.stringify(f));
+      const g = await within(10000, ai.files.get({ name: f.name }), 'files.get');
+      assert(g.name === f.name && g.uri === f.uri, JSON.stringify(g));
+      await within(10000, ai.files.delete({ name: f.name }), 'files.delete');
+      const s = await statusOf(ai.files.get({ name: f.name }));
+      assert(s === 403, `get after delete: status ${s}`);
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  },
+  'batches.create-get': async () => {
+    const job = await within(10000, ai.batches.create({ model: 'gemini-2.5-flash',
+      src: [{ contents: [{ role: 'user', parts: [{ text: 'batch fidelity' }] }], metadata: { key: 'k1' } }],
+      config: { displayName: 'fidelity' } }), 'batches.create');
+    assert(/^batches\/[a-z0-9]+$/.test(job.name), `name ${job.name}`);
+    assert(job.state === 'JOB_STATE_PENDING', `state ${job.state}`);
+    let j = job;
+    for (let i = 0; i < 10 && j.state !== 'JOB_STATE_SUCCEEDED'; i++) j = await within(10000, ai.batches.get({ name: job.name }), 'batches.get');
+    assert(j.state === 'JOB_STATE_SUCCEEDED', `state ${j.state}`);
+    const r = j.dest?.inlinedResponses?.[0];
+    assert(r?.response?.candidates?.[0]?.content?.parts?.[0]?.text === 'echo: batch fidelity', JSON.stringify(j.dest));
+  },
+  'caches.create': async () => {
+    const words = Array.from({ length: 1100 }, (_, i) => `w${i}`).join(' ');
+    const c = await within(10000, ai.caches.create({ model: 'gemini-2.5-flash', config: {
+      contents: [{ role: 'user', parts: [{ text: words }] }], systemInstruction: 'Answer from the text.', ttl: '300s' } }), 'caches.create');
+    assert(/^cachedContents\/[a-z0-9]+$/.test(c.name), `name ${c.name}`);
+    assert(c.model === 'models/gemini-2.5-flash' && c.usageMetadata?.totalTokenCount >= 1100, JSON.stringify(c));
+    const r = await within(10000, ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'q about it',
+      config: { cachedContent: c.name } }), 'generateContent with the cache');
+    assert(r.text === 'echo: q about it' && r.usageMetadata?.cachedContentTokenCount === c.usageMetadata.totalTokenCount,
+      JSON.stringify(r.usageMetadata));
+  },
+  'authTokens.create': async () => {
+    const v1alpha = new GoogleGenAI({ apiKey: 'fidelity-key', httpOptions: { baseUrl: base, apiVersion: 'v1alpha' } });
+    const t = await within(10000, v1alpha.authTokens.create({ config: { uses: 1,
+      liveConnectConstraints: { model: LIVE_MODEL, config: { responseModalities: [Modality.TEXT] } }, lockAdditionalFields: [] } }),
+      'authTokens.create');
+    assert(/^auth_tokens\/[a-z0-9]+$/.test(t.name || ''), `name ${t.name}`);
+    // the token opens a session on the v1alpha Constrained method (?access_token=, as this SDK sends it)
+    const warn = console.warn; console.warn = () => {};
+    try {
+      const tai = new GoogleGenAI({ apiKey: t.name, httpOptions: { baseUrl: base, apiVersion: 'v1alpha' } });
+      let text = '', done = false, closed = null;
+      const session = await within(10000, tai.live.connect({ model: LIVE_MODEL, config: { responseModalities: [Modality.TEXT] },
+        callbacks: { onmessage: (m) => { for (const p of m.serverContent?.modelTurn?.parts || []) text += p.text ?? '';
+          if (m.serverContent?.turnComplete) done = true; }, onclose: (e) => { closed = e?.code; } } }), 'live.connect with the token');
+      session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'token fidelity' }] }], turnComplete: true });
+      for (let i = 0; i < 200 && !done && closed === null; i++) await new Promise((res) => setTimeout(res, 25));
+      session.close();
+      assert(text === 'echo: token fidelity', `text ${JSON.stringify(text)}, closed ${closed}`);
+    } finally { console.warn = warn; }
+  },
 };
 
 // Every message the SDK sends over its WebSocket (the `ws` package it

@@ -69,7 +69,7 @@ static const char *lua_check(const char *code) {
     lua_settop(L, top);
     return ok ? NULL : "returned false";
 }
-#define LUA(code) do { const char *w_ = lua_check(code); if (w_) FAILF("%s: %s", code, w_); } while (0)
+#define LUA(code) do { const char *w_ = lua_check(code); if (w_) FAILF("%.120s...: %.300s", code, w_); } while (0)
 
 static int l_dec(lua_State *S) {
     size_t n;
@@ -169,6 +169,28 @@ static void test_structures(void) {
     big[n++] = '}';
     big[n] = 0;
     DEC(big, "return (...).d == 40");
+}
+
+/* The string cache: strings that agree in length and in their first and
+ * last 8 bytes, differing in the middle or in one byte, at every length up
+ * to the short-string limit, as keys and values, decoded twice (miss, then
+ * hit) and at the end of the input (no bytes after them to read). */
+static void test_string_cache(void) {
+    LUA("local parts = {} for n = 0, 41 do for v = 0, 2 do"
+        "   local s = n >= 17 and ('A'):rep(8) .. string.char(97 + v):rep(n - 16) .. ('B'):rep(8)"
+        "     or n > 0 and ('x'):rep(n - 1) .. string.char(97 + v) or ''"
+        "   parts[#parts + 1] = s end end"
+        " local function doc() local o, a = {}, {} for i, s in ipairs(parts) do"
+        "   o[#o + 1] = ('\"%s\":%d'):format(s, i) a[#a + 1] = ('\"%s\"'):format(s) end"
+        "   return '{' .. table.concat(o, ',') .. '}', '[' .. table.concat(a, ',') .. ']' end"
+        " local od, ad = doc()"
+        " for round = 1, 3 do"
+        "   local o, a = dec(od), dec(ad)"
+        "   local last = {} for i, s in ipairs(parts) do last[s] = i end"
+        "   for s, i in pairs(last) do if o[s] ~= i then error('key ' .. s .. ' round ' .. round) end end"
+        "   for i, s in ipairs(parts) do if a[i] ~= s then error('value ' .. s .. ' round ' .. round) end end"
+        "   for _, s in ipairs(parts) do if dec('\"' .. s .. '\"') ~= s then error('alone ' .. s) end end"
+        " end return true");
 }
 
 static void test_depth(void) {
@@ -276,6 +298,7 @@ int main(void) {
         { "floats", test_floats },
         { "strings", test_strings },
         { "structures", test_structures },
+        { "string_cache", test_string_cache },
         { "depth", test_depth },
         { "errors", test_errors },
         { "encode", test_encode },

@@ -15,7 +15,7 @@ local M = {}
 local function base()
   local u = os.getenv("GLRUN_WS_ECHO_URL")
   if u then return (u:gsub("/glmock/echo$", "")) end
-  u = os.getenv("GLMOCK_URL")
+  u = gl.options.mock_url
   assert(u, "GLMOCK_URL is not set (the test harness starts glmock)")
   return (u:gsub("^http", "ws"):gsub("/+$", ""))
 end

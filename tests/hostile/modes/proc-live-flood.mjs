@@ -1,6 +1,6 @@
 // A Live server whose answer never ends: it accepts the WebSocket upgrade,
 // answers the setup with {"setupComplete":{}}, and after the client's first
-// clientContent turn sends serverContent text parts (ARG KiB each, default
+// turn (clientContent, or realtimeInput.text on the 3.x models) sends serverContent text parts (ARG KiB each, default
 // 64) for ever, never with turnComplete, as fast as the socket drains (the
 // server's lifetime bounds it). REST requests get a 404.
 export default function (ctx) {
@@ -23,6 +23,8 @@ export default function (ctx) {
     let m;
     try { m = JSON.parse(f.payload.toString()); } catch { return; }
     if (m.setup) ctx.sock.write(ctx.frame(0x2, JSON.stringify({ setupComplete: {} })));
-    else if (m.clientContent && m.clientContent.turnComplete !== false && !flooding) { flooding = true; flood(); }
+    // a turn: clientContent (2.5 models) or realtimeInput.text (Gemini 3.x Live)
+    else if (((m.clientContent && m.clientContent.turnComplete !== false) || (m.realtimeInput && m.realtimeInput.text))
+             && !flooding) { flooding = true; flood(); }
   });
 }
