@@ -11,7 +11,7 @@ print("token for the client: auth_tokens/..." .. (" (%d use, until %s)"):format(
 
 -- the client: the token instead of a key; gemini.live picks the v1alpha
 -- BidiGenerateContentConstrained endpoint for it
-local s = assert(gemini.live.connect{ client = { api_key = tok.name }, modality = "text" })
+local s = assert(gemini.live.connect{ token = tok, modality = "text" })
 assert(s:send_text("Hello from the browser"))
 local answer = assert(s:receive_turn(30))
 print(answer)

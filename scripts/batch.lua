@@ -31,6 +31,7 @@ usage: glrun batch submit [--model M] [--display-name NAME] [--new] IN
        glrun batch wait JOB [--deadline DURATION] [--interval DURATION] [-o OUT.jsonl]
        glrun batch fetch JOB [-o OUT.jsonl]
        glrun batch cancel JOB
+       glrun batch delete JOB
        glrun batch list
 
 Runs a file of prompts as a Gemini Batch API job. IN: one prompt per line, or
@@ -46,7 +47,8 @@ a JSON object {"prompt": ..., "system": ...} per line ('-' reads standard input)
            returns both, each line saying its route ("batch" or "sync")
   fetch    the answers, one JSON line per input line, in input order:
            {"index", "line", "key", "prompt", "text" | "error", "route"}
-  cancel   cancel the job;  list: every job
+  cancel   cancel the job;  delete: delete the job (its results go with it);
+  list     every job
 
 exit status: 0 done, 1 failed (or a line without an answer), 2 usage error]]
 
@@ -54,7 +56,7 @@ local args = { ... }
 local sub = table.remove(args, 1)
 local function usage_error(msg) cli.usage_error("glrun batch", msg) end
 if sub == "--help" or sub == "-h" then print(USAGE) os.exit(0) end
-if not sub then usage_error("which command? submit, status, wait, fetch, cancel or list") end
+if not sub then usage_error("which command? submit, status, wait, fetch, cancel, delete or list") end
 
 local function fail(msg)
   io.stderr:write("glrun batch: ", (tostring(type(msg) == "table" and msg.message or msg):match("^[^\n]*")), "\n")
@@ -295,19 +297,26 @@ local function answer_rest(recs, lines, model)
   for i, r in ipairs(recs) do if not r.text and not r.error then todo[#todo + 1] = i end end
   local nexti, done = 1, 0
   local tty = core.isatty(2)
+  -- the policy's tier for the remainder first (flex: half price), then standard
+  local pol = require("gemini.policy").resolve() or require("gemini.policy")
+  local chain = { model }
+  if pol.batch_remainder_tier then chain = { { model = model, tier = pol.batch_remainder_tier }, model } end
   local function worker()
     while nexti <= #todo do
       local i = todo[nexti]
       nexti = nexti + 1
       local l = lines[i]
-      local ok, text, err = pcall(function()
-        local chat = gemini.chat{ transport = "rest", chain = { live = {}, rest = { model } }, system = l.system,
-                                  quiet = true, ratelimit = ratelimit.shared() }
-        return chat:send(l.prompt)
+      local ok, text, err, tier = pcall(function()
+        local chat, cerr = gemini.chat{ transport = "rest", chain = { live = {}, rest = chain }, system = l.system,
+                                        quiet = true, ratelimit = ratelimit.shared() }
+        if not chat then return nil, cerr end
+        local t, e = chat:send(l.prompt)
+        return t, e, chat.last_turn and chat.last_turn.tier
       end)
       if not ok then text, err = nil, text end
       local r = recs[i]
       r.route = "sync"
+      r.tier = tier
       if text then r.text = text
       else
         r.error = (tostring(type(err) == "table" and err.message or err):match("^[^\n]*"))
@@ -408,6 +417,15 @@ local function cancel(a)
   io.stdout:write(job and describe(job) or words[1] .. " cancelled", "\n")
 end
 
+local function delete(a)
+  local _, words = cli.parse(a, { name = "glrun batch delete", usage = USAGE, words = true })
+  if #words ~= 1 then usage_error("delete takes a job name") end
+  local ok, err = batches.delete(words[1])
+  if not ok then fail(err) end
+  journal_add{ event = "deleted", job = words[1], time = R.rfc3339() }
+  io.stdout:write(words[1], " deleted\n")
+end
+
 local function list(a)
   cli.parse(a, { name = "glrun batch list", usage = USAGE })
   local jobs, err = batches.list()
@@ -418,7 +436,7 @@ local function list(a)
   end
 end
 
-local commands = { submit = submit, status = status, wait = wait, fetch = fetch, cancel = cancel, list = list }
+local commands = { submit = submit, status = status, wait = wait, fetch = fetch, cancel = cancel, delete = delete, list = list }
 local fn = commands[sub]
-if not fn then usage_error("unknown command '" .. sub .. "' (submit, status, wait, fetch, cancel, list)") end
+if not fn then usage_error("unknown command '" .. sub .. "' (submit, status, wait, fetch, cancel, delete, list)") end
 fn(args)

@@ -29,10 +29,8 @@ local TERMINAL = { BATCH_STATE_SUCCEEDED = true, BATCH_STATE_FAILED = true, BATC
 
 local function setup(opts, what)
   opts = opts or {}
-  local c, cerr = R.config(opts.client)
+  local c, cerr = R.gemini_client(opts, what .. " (the Batch API)")
   if not c then return nil, cerr end
-  local gerr = R.gemini_only(c, what .. " (the Batch API)")
-  if gerr then return nil, gerr end
   return c, opts
 end
 

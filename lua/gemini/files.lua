@@ -156,10 +156,8 @@ end
 function M.upload(path, opts)
   opts = opts or {}
   if type(path) ~= "string" then error("files.upload: the path must be a string, not " .. type(path), 2) end
-  local c, cerr = R.config(opts.client)
+  local c, cerr = R.gemini_client(opts, "files.upload (the Files API)")
   if not c then return nil, cerr end
-  local gerr = R.gemini_only(c, "files.upload (the Files API)")
-  if gerr then return nil, gerr end
   local mime = opts.mime_type or M.mime_type(path)
   if not mime and not opts.upload_url then -- (a resumed upload has its type already)
     return nil, R.input(("files.upload: unknown MIME type for %s (name it: mime_type = \"...\")"):format(path),
@@ -264,20 +262,16 @@ end
 --- URI or a File table.
 function M.get(name, opts)
   opts = opts or {}
-  local c, cerr = R.config(opts.client)
+  local c, cerr = R.gemini_client(opts, "files.get")
   if not c then return nil, cerr end
-  local gerr = R.gemini_only(c, "files.get")
-  if gerr then return nil, gerr end
   return R.call(c, { url = R.url(c, R.name("files", name)), timeout = opts.timeout })
 end
 
 --- Every file of the project (all pages), or nil, err. opts.page_size (100).
 function M.list(opts)
   opts = opts or {}
-  local c, cerr = R.config(opts.client)
+  local c, cerr = R.gemini_client(opts, "files.list")
   if not c then return nil, cerr end
-  local gerr = R.gemini_only(c, "files.list")
-  if gerr then return nil, gerr end
   return R.pages(c, "files", "files", { page_size = opts.page_size or 100, timeout = opts.timeout,
                                         max_items = opts.max })
 end
@@ -285,10 +279,8 @@ end
 --- Delete a file: true, or nil, err.
 function M.delete(name, opts)
   opts = opts or {}
-  local c, cerr = R.config(opts.client)
+  local c, cerr = R.gemini_client(opts, "files.delete")
   if not c then return nil, cerr end
-  local gerr = R.gemini_only(c, "files.delete")
-  if gerr then return nil, gerr end
   local ok, err = R.call(c, { url = R.url(c, R.name("files", name)), method = "DELETE", timeout = opts.timeout })
   if not ok then return nil, err end
   return true
@@ -299,10 +291,8 @@ end
 --- all in memory) and return true, bytes written. Or nil, err.
 function M.download(name, opts)
   opts = opts or {}
-  local c, cerr = R.config(opts.client)
+  local c, cerr = R.gemini_client(opts, "files.download")
   if not c then return nil, cerr end
-  local gerr = R.gemini_only(c, "files.download")
-  if gerr then return nil, gerr end
   local h, herr = require("gemini.auth").headers(c)
   if not h then return nil, herr end
   local url = R.url(c, R.name("files", name) .. ":download", "alt=media")

@@ -67,15 +67,28 @@ M.wav, M.unwav = audio.wav, audio.unwav   -- WAV is not Live: gemini.audio
 --- goes as one clientContent with turnComplete true, which starts no model
 --- turn; on the 2.5 models as context with turnComplete false),
 --- history_config (true: open the seeding window without history, for a
---- first send_turns). Returns the session, or nil, err (diagnosed).
+--- first send_turns), token (an ephemeral token from gemini.tokens.create,
+--- its name or the table: the session uses it instead of the API key, on
+--- the v1alpha Constrained endpoint). Returns the session, or nil, err
+--- (diagnosed).
 function M.connect(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("gemini.live.connect: the options must be a table, not " .. type(opts), 2)
   end
   opts = opts or {}
-  local c, cerr = config.get(opts.client)
+  local client = opts.client
+  if opts.token ~= nil then
+    local name = type(opts.token) == "table" and opts.token.name or opts.token
+    if type(name) ~= "string" or not name:match("^auth_tokens/") then
+      error("gemini.live.connect: token must be an ephemeral token (auth_tokens/...) or its table", 2)
+    end
+    client = {}
+    for k, v in pairs(opts.client or {}) do client[k] = v end
+    client.api_key = name
+  end
+  local c, cerr = config.get(client)
   if not c then return nil, cerr end
-  local model = opts.model or config.default_live_model(c, opts.client)
+  local model = opts.model or config.default_live_model(c, client)
   local pol = {}
   for k, v in pairs(M.policy) do pol[k] = v end
   for k, v in pairs(opts.policy or {}) do pol[k] = v end

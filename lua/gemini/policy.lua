@@ -57,6 +57,9 @@ P.max_resume_without_progress = 3 -- resumptions in a row from a checkpoint that
 P.flex_timeout = 900        -- seconds a serviceTier "flex" request may wait (it queues for minutes)
 P.malformed_call_retries = 1 -- a refused function call (malformed_call) is asked again this often
 P.replace_retired = true    -- a model the server says is gone gives way to the catalog's newest of its family
+P.batch_remainder_tier = "flex" -- `glrun batch wait --deadline`: the prompts a batch did not answer are
+                            -- asked on this serviceTier first (half price, may queue; a 503 falls to
+                            -- the standard tier); nil: the standard tier only
 
 ---------------------------------------------------------------------------
 -- choose: which transport and model for the next attempt

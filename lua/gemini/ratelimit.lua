@@ -155,6 +155,17 @@ function R:_day(model)
 end
 
 --- Seconds to wait before `tokens` more tokens may go to `model` (0 = now).
+-- Book an admitted request in the local windows (also after a Redis
+-- admission: record() keeps working and local limits stay informed).
+function R:_note(model, tokens, waited)
+  local list = self.used[model] or {}
+  self.used[model] = list
+  list[#list + 1] = { t = self.clock(), tokens = tokens }
+  local d = self:_day(model)
+  d.n = d.n + 1
+  self.waited = self.waited + waited
+end
+
 function R:wait_time(model, tokens)
   local l = self:limit(model)
   if not l then return 0 end
@@ -198,12 +209,7 @@ function R:acquire(model, tokens, deadline)
   for _ = 1, 1000 do
     local w = self:wait_time(model, tokens)
     if w <= 0 then
-      local list = self.used[model] or {}
-      self.used[model] = list
-      list[#list + 1] = { t = self.clock(), tokens = tokens }
-      local d = self:_day(model)
-      d.n = d.n + 1
-      self.waited = self.waited + waited
+      self:_note(model, tokens, waited)
       return true, waited
     end
     if deadline and self.clock() + w > deadline then

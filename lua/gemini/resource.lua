@@ -27,6 +27,16 @@ function M.gemini_only(c, what)
     .. "(unset GOOGLE_GENAI_USE_VERTEXAI, or use an API key with the Gemini API)", { brief = true })
 end
 
+--- The resolved Gemini API configuration for opts.client, or nil, err
+--- (a config error, or kind "unsupported" on Vertex AI, naming `what`).
+function M.gemini_client(opts, what)
+  local c, err = M.config(opts.client)
+  if not c then return nil, err end
+  err = M.gemini_only(c, what)
+  if err then return nil, err end
+  return c
+end
+
 --- A bad-input error: one line, no traceback when it ends a script.
 function M.input(message, fields)
   fields = fields or {}

@@ -147,12 +147,7 @@ function B:acquire(rl, model, tokens, deadline)
     if res[1] == 1 then
       -- local bookkeeping too: it keeps record() working and the local
       -- limits informed should Redis go away
-      local list = rl.used[model] or {}
-      rl.used[model] = list
-      list[#list + 1] = { t = rl.clock(), tokens = tokens }
-      local d = rl:_day(model)
-      d.n = d.n + 1
-      rl.waited = rl.waited + waited
+      rl:_note(model, tokens, waited)
       self.ids[model] = id
       return true, waited
     end

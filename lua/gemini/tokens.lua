@@ -110,10 +110,8 @@ end
 --- or nil, err (kind "unsupported" on Vertex AI).
 function M.create(opts)
   opts = opts or {}
-  local c, cerr = R.config(opts.client)
+  local c, cerr = R.gemini_client(opts, "tokens.create (ephemeral tokens)")
   if not c then return nil, cerr end
-  local gerr = R.gemini_only(c, "tokens.create (ephemeral tokens)")
-  if gerr then return nil, gerr end
   if type(c.api_key) == "string" and c.api_key:match("^auth_tokens/") then
     return nil, R.input("tokens.create needs an API key: an ephemeral token cannot create tokens")
   end

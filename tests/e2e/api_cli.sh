@@ -115,6 +115,7 @@ expect_eq "batch wait --deadline: exit 1 (the bad input line)" 1 "$RC"
 expect_match "batch wait --deadline: cancels and answers the rest" "still BATCH_STATE_PENDING at the deadline" "$ERR"
 expect_match "batch wait --deadline: the count" "0 answered by the batch, 4 here" "$ERR"
 expect_eq "batch wait --deadline: every answerable line answered here" 4 "$(grep -c '"route":"sync"' "$TMP/merged.jsonl")"
+expect_eq "batch wait --deadline: the remainder asked on the flex tier (the policy's default)" 4 "$(grep -c '"tier":"flex"' "$TMP/merged.jsonl")"
 run "$GLRUN" batch status "$SJOB"
 expect_match "batch wait --deadline: the job was cancelled" "BATCH_STATE_CANCELLED" "$OUT"
 run "$GLRUN" batch fetch "$SJOB"
@@ -132,6 +133,10 @@ expect_eq "batch fetch: routes in input order" "batch batch input sync sync" \
 
 run "$GLRUN" batch cancel "$JOB"
 expect_match "batch cancel of a finished job: its state" "BATCH_STATE_SUCCEEDED" "$OUT"
+run "$GLRUN" batch delete "$JOB"
+expect_eq "batch delete: says so" "0 $JOB deleted" "$RC $OUT"
+run "$GLRUN" batch status "$JOB"
+expect_eq "batch status of a deleted job fails" 1 "$RC"
 run "$GLRUN" batch frobnicate
 expect_eq "batch: an unknown command is a usage error" 2 "$RC"
 run "$GLRUN" batch submit "$TMP/nothing-here.txt"

@@ -46,7 +46,7 @@ local tok = assert(tokens.create{ uses = 1, setup = { model = "gemini-live-text-
   generationConfig = { responseModalities = { "TEXT" } } } })
 assert(tok.name:match("^auth_tokens/%w+$"), tok.name)
 assert(tok.uses == 1 and tok.expireTime and tok.newSessionExpireTime)
-local s = assert(live.connect{ client = { api_key = tok.name }, model = "gemini-nonexistent-live" })
+local s = assert(live.connect{ token = tok, model = "gemini-nonexistent-live" })
 assert(s.url:find("/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained", 1, true),
   s.url)
 assert(s:send_text("hello token"))
@@ -66,7 +66,7 @@ print("ok - a used-up token is refused")
 -- 5. two uses: two sessions; a token whose session window has passed
 local tok2 = assert(tokens.create{ uses = 2, setup = { model = "gemini-live-text-test" }, lock = {} })
 for i = 1, 2 do
-  local si = assert(live.connect{ client = { api_key = tok2.name }, model = "gemini-live-text-test", modality = "text" })
+  local si = assert(live.connect{ token = tok2.name, model = "gemini-live-text-test", modality = "text" })
   assert(si:send_text("use " .. i))
   assert(si:receive_turn(20) == "echo: use " .. i)
   si:close()
