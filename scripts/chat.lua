@@ -71,10 +71,9 @@ end
 
 local interactive = rl.interactive()          -- stdin is a terminal: edit lines
 local out_tty = core.isatty(1)
-local no_color = (os.getenv("NO_COLOR") or "") ~= "" or os.getenv("TERM") == "dumb"
 local function paint(code, fd)
   return function(s)
-    if no_color or not core.isatty(fd) then return s end
+    if not cli.color(fd) then return s end
     return "\27[" .. code .. "m" .. s .. "\27[0m"
   end
 end

@@ -253,9 +253,7 @@ function Chat:on(name, fn)
 end
 
 local function dim(s)
-  -- NO_COLOR set to anything but the empty string turns colours off (no-color.org)
-  if (os.getenv("NO_COLOR") or "") ~= "" or os.getenv("TERM") == "dumb"
-     or not core.isatty or not core.isatty(2) then return s end
+  if not require("glrun.cli").color(2) then return s end
   return "\27[2m" .. s .. "\27[0m"
 end
 

@@ -4,6 +4,13 @@
 local M = {}
 
 --- Print "NAME: msg" and "Try 'NAME --help'." on stderr, exit 2.
+--- Whether to colour what goes to file descriptor fd: a terminal, TERM not
+--- "dumb", and NO_COLOR unset or empty (no-color.org).
+function M.color(fd)
+  if (os.getenv("NO_COLOR") or "") ~= "" or os.getenv("TERM") == "dumb" then return false end
+  return require("glrun.core").isatty(fd)
+end
+
 function M.usage_error(name, msg)
   io.stderr:write(name, ": ", msg, "\nTry '", name, " --help'.\n")
   os.exit(2)
