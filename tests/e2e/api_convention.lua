@@ -33,13 +33,7 @@ local function show(v)
   return tostring(v)
 end
 
-local function scenario(rules)
-  assert(http.request{ method = "DELETE", url = base .. "/glmock/scenario" })
-  if rules then
-    assert(http.request{ method = "POST", url = base .. "/glmock/scenario", body = json.encode(rules),
-                         headers = { ["Content-Type"] = "application/json" } })
-  end
-end
+local scenario = require("glmockctl").scenario
 
 -- one expected failure: no raise, nil, an error object (of `kind` when given)
 local function check_fail(name, f, kind)

@@ -5,7 +5,6 @@
 -- the documented newest-first order, token limits; gemini.models.live_caps.
 local catalog = require "gemini.catalog"
 local models = require "gemini.models"
-local http = require "glrun.http"
 local json = require "glrun.json"
 
 local base = assert(gl.options.mock_url, "run with glrun --mock"):gsub("/+$", "")
@@ -15,10 +14,7 @@ os.remove(tmp)
 local dir = tmp .. ".glrun-catalog"
 
 local function ok(what) print("ok - " .. what) end
-local function counters()
-  local res = assert(http.request{ url = base .. "/glmock/scenario" })
-  return json.decode(res.body).counters
-end
+local counters = require("glmockctl").counters
 local function read(path)
   local f = io.open(path, "rb")
   if not f then return nil end

@@ -8,20 +8,9 @@ local gemini = require "gemini"
 local chatmod = require "gemini.chat"
 local live = require "gemini.live"
 local models = require "gemini.models"
-local http = require "glrun.http"
-local json = require "glrun.json"
-local base = assert(gl.options.mock_url)
 
-local function scenario(rules)
-  assert(http.request{ method = "DELETE", url = base .. "/glmock/scenario" })
-  if rules then
-    assert(http.request{ method = "POST", url = base .. "/glmock/scenario", body = json.encode(rules),
-                         headers = { ["Content-Type"] = "application/json" } })
-  end
-end
-local function counters()
-  return json.decode(assert(http.request{ url = base .. "/glmock/scenario" }).body).counters
-end
+local scenario = require("glmockctl").scenario
+local counters = require("glmockctl").counters
 
 -- 1. The Live session is refused once (a handshake 404), REST answers; the
 --    next turn is back on Live, in a new session seeded with the history,

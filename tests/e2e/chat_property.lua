@@ -9,21 +9,12 @@
 -- how many turns it saw, which must be the history's length).
 local gemini = require "gemini"
 local chatmod = require "gemini.chat"
-local http = require "glrun.http"
 local json = require "glrun.json"
 local core = require "glrun.core"
-local base = assert(gl.options.mock_url)
 
 local SEEDS, STEPS = 20, 15
 
-local function scenario(rules)
-  assert(http.request{ method = "DELETE", url = base .. "/glmock/scenario" })
-  if rules then
-    local res = assert(http.request{ method = "POST", url = base .. "/glmock/scenario", body = json.encode(rules),
-                                     headers = { ["Content-Type"] = "application/json" } })
-    assert(res.status == 200, res.body)
-  end
-end
+local scenario = require("glmockctl").scenario
 
 local function text_of(content)
   local out = {}

@@ -4,21 +4,9 @@
 -- a stream cut mid-answer — with the history intact throughout.
 local gemini = require "gemini"
 local chatmod = require "gemini.chat"
-local http = require "glrun.http"
-local json = require "glrun.json"
-local base = assert(gl.options.mock_url)
 
-local function scenario(rules)
-  assert(http.request{ method = "DELETE", url = base .. "/glmock/scenario" })
-  if rules then
-    assert(http.request{ method = "POST", url = base .. "/glmock/scenario", body = json.encode(rules),
-                         headers = { ["Content-Type"] = "application/json" } })
-  end
-end
-local function counters()
-  local res = assert(http.request{ url = base .. "/glmock/scenario" })
-  return json.decode(res.body).counters
-end
+local scenario = require("glmockctl").scenario
+local counters = require("glmockctl").counters
 local function fake_clock()
   local t = 5000
   return function() return t end, function(s) t = t + s end, function(s) t = t + s end

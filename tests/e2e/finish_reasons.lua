@@ -14,20 +14,11 @@
 local gemini = require "gemini"
 local rest = require "gemini.rest"
 local chatmod = require "gemini.chat"
-local http = require "glrun.http"
 local json = require "glrun.json"
 local base = assert(gl.options.mock_url)
 
-local function scenario(rules)
-  assert(http.request{ method = "DELETE", url = base .. "/glmock/scenario" })
-  if rules then
-    assert(http.request{ method = "POST", url = base .. "/glmock/scenario", body = json.encode(rules),
-                         headers = { ["Content-Type"] = "application/json" } })
-  end
-end
-local function rest_count()
-  return json.decode(assert(http.request{ url = base .. "/glmock/scenario" }).body).counters.rest
-end
+local scenario = require("glmockctl").scenario
+local function rest_count() return require("glmockctl").counters().rest end
 
 local LONG = "gemini-2.5-flash-longdecode"
 local Q = "alpha beta gamma delta epsilon zeta eta theta iota kappa" -- 10 words
