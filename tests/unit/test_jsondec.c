@@ -4,6 +4,7 @@
  * integers, exact floats, strings and escapes, strict validation with byte
  * offsets, the depth limit, tables sized past the batches, and round trips.
  */
+#include "unit.h"
 #include "../../runtime/jsondec.h"
 #include "../../runtime/jsonenc.h"
 
@@ -13,13 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int g_failed;
-static char g_why[512];
 static lua_State *L;
 
-#define FAILF(...) do { int n_ = snprintf(g_why, sizeof g_why, "%s:%d: ", __FILE__, __LINE__); \
-    snprintf(g_why + n_, sizeof g_why - (size_t)n_, __VA_ARGS__); return; } while (0)
-#define CHECK(cond) do { if (!(cond)) FAILF("%s", #cond); } while (0)
 
 /* Decode text[0..len) and run the Lua chunk `code` with the value as `...`:
  * returns NULL when the chunk returns true, else why not. */
@@ -286,6 +282,13 @@ static void test_encode(void) {
     LUA("local s = ('x'):rep(3 << 20); return enc({s}) == '[\"' .. s .. '\"]' and enc(1) == '1'");
 }
 
+/* after each test: it left nothing on the Lua stack */
+static void stack_empty(void)
+{
+    if (lua_gettop(L) != 0 && !g_why[0]) snprintf(g_why, sizeof g_why, "the Lua stack holds %d values", lua_gettop(L));
+    lua_settop(L, 0);
+}
+
 int main(void) {
     L = luaL_newstate();
     luaL_openlibs(L);
@@ -293,7 +296,7 @@ int main(void) {
     lua_register(L, "enc", l_enc);
     lua_pushlightuserdata(L, NULL);
     lua_setglobal(L, "null");
-    struct { const char *name; void (*fn)(void); } tests[] = {
+    static const unit_test tests[] = {
         { "integers", test_integers },
         { "floats", test_floats },
         { "strings", test_strings },
@@ -303,21 +306,7 @@ int main(void) {
         { "errors", test_errors },
         { "encode", test_encode },
     };
-    int passed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        g_why[0] = 0;
-        tests[i].fn();
-        if (lua_gettop(L) != 0 && !g_why[0]) snprintf(g_why, sizeof g_why, "the Lua stack holds %d values", lua_gettop(L));
-        lua_settop(L, 0);
-        if (g_why[0]) {
-            printf("FAIL %s: %s\n", tests[i].name, g_why);
-            g_failed++;
-        } else {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        }
-    }
+    int rc = unit_run(tests, sizeof tests / sizeof tests[0], NULL, stack_empty);
     lua_close(L);
-    printf("%d passed, %d failed\n", passed, g_failed);
-    return g_failed ? 1 : 0;
+    return rc;
 }

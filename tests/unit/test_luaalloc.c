@@ -7,6 +7,7 @@
  * the same on it. Under ASan the allocator is off by design; the tests then
  * check that the state kept malloc's allocator.
  */
+#include "unit.h"
 #include "../../runtime/gl.h"
 
 #include <lualib.h>
@@ -14,12 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int g_failed;
-static char g_why[512];
 
-#define CHECK(cond) do { if (!(cond)) { \
-    snprintf(g_why, sizeof g_why, "%s:%d: %s", __FILE__, __LINE__, #cond); \
-    return; } } while (0)
 
 static lua_State *L;
 static lua_Alloc fa;
@@ -134,26 +130,14 @@ int main(void) {
     fa = lua_getallocf(L, &fud);
     pooled = fa != before;
     printf("allocator: %s\n", pooled ? "luaalloc pool" : "malloc (pool off in this build)");
-    struct { const char *name; void (*fn)(void); } tests[] = {
+    static const unit_test tests[] = {
         { "resize_keeps_contents", test_resize_keeps_contents },
         { "reuse", test_reuse },
         { "foreign_blocks", test_foreign_blocks },
         { "shrink_never_fails", test_shrink_never_fails },
         { "lua_workload", test_lua_workload },
     };
-    int passed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        g_why[0] = 0;
-        tests[i].fn();
-        if (g_why[0]) {
-            printf("FAIL %s: %s\n", tests[i].name, g_why);
-            g_failed++;
-        } else {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        }
-    }
+    int rc = unit_run(tests, sizeof tests / sizeof tests[0], NULL, NULL);
     lua_close(L);
-    printf("%d passed, %d failed\n", passed, g_failed);
-    return g_failed ? 1 : 0;
+    return rc;
 }

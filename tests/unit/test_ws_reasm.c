@@ -3,6 +3,7 @@
  * fragmented WebSocket messages, the max_message bound, and the UTF-8
  * check of text messages (RFC 6455 §8.1, Unicode Table 3-7).
  */
+#include "unit.h"
 #include "../../runtime/ws_reasm.h"
 
 #include <stdio.h>
@@ -31,12 +32,7 @@ void gl_buf_free(gl_buf *b)
     b->len = b->cap = 0;
 }
 
-static int g_failed;
-static char g_why[512];
 
-#define CHECK(cond) do { if (!(cond)) { \
-    snprintf(g_why, sizeof g_why, "%s:%d: %s", __FILE__, __LINE__, #cond); \
-    return; } } while (0)
 
 #define BOUND ((size_t)1 << 20)
 
@@ -178,7 +174,7 @@ static void test_utf8_across_fragments(void)
 
 int main(void)
 {
-    struct { const char *name; void (*fn)(void); } tests[] = {
+    static const unit_test tests[] = {
         { "fragments_and_type", test_fragments_and_type },
         { "too_big", test_too_big },
         { "utf8_valid", test_utf8_valid },
@@ -186,18 +182,6 @@ int main(void)
         { "utf8_offsets", test_utf8_offsets },
         { "utf8_across_fragments", test_utf8_across_fragments },
     };
-    int passed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        g_why[0] = 0;
-        tests[i].fn();
-        if (g_why[0]) {
-            printf("FAIL %s: %s\n", tests[i].name, g_why);
-            g_failed++;
-        } else {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        }
-    }
-    printf("%d passed, %d failed\n", passed, g_failed);
-    return g_failed ? 1 : 0;
+    int rc = unit_run(tests, sizeof tests / sizeof tests[0], NULL, NULL);
+    return rc;
 }

@@ -2,18 +2,14 @@
  * test_ws_url.c — unit tests for runtime/ws_url.c: URL splitting and the
  * curl-compatible proxy choice (environment, NO_PROXY) of the ws client.
  */
+#include "unit.h"
 #include "../../runtime/ws_url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int g_failed;
-static char g_why[512];
 
-#define CHECK(cond) do { if (!(cond)) { \
-    snprintf(g_why, sizeof g_why, "%s:%d: %s", __FILE__, __LINE__, #cond); \
-    return; } } while (0)
 #define CHECK_STR(a, b) do { const char *a_ = (a), *b_ = (b); \
     if (strcmp(a_, b_)) { snprintf(g_why, sizeof g_why, "%s:%d: %s is \"%s\", expected \"%s\"", \
         __FILE__, __LINE__, #a, a_, b_); return; } } while (0)
@@ -159,7 +155,7 @@ static void test_proxy_from_env(void)
 
 int main(void)
 {
-    struct { const char *name; void (*fn)(void); } tests[] = {
+    static const unit_test tests[] = {
         { "parse_gemini_live_url", test_parse_gemini_live_url },
         { "parse_port_and_defaults", test_parse_port_and_defaults },
         { "parse_ipv6", test_parse_ipv6 },
@@ -168,18 +164,6 @@ int main(void)
         { "no_proxy_match", test_no_proxy_match },
         { "proxy_from_env", test_proxy_from_env },
     };
-    int passed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        g_why[0] = 0;
-        tests[i].fn();
-        if (g_why[0]) {
-            printf("FAIL %s: %s\n", tests[i].name, g_why);
-            g_failed++;
-        } else {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        }
-    }
-    printf("%d passed, %d failed\n", passed, g_failed);
-    return g_failed ? 1 : 0;
+    int rc = unit_run(tests, sizeof tests / sizeof tests[0], NULL, NULL);
+    return rc;
 }
