@@ -53,6 +53,31 @@ void api_error(conn_t *c, req_t *r, int code, const char *message)
     api_send(c, r, rpc_error(code, status_name(code), message), code);
 }
 
+void api_page_args(req_t *r, long dflt, long max, long over, long *off, long *size)
+{
+    char *ps = query_get(r->query, "pageSize");
+    char *pt = query_get(r->query, "pageToken");
+    *size = ps && *ps ? strtol(ps, NULL, 10) : dflt;
+    if (*size <= 0) *size = dflt;
+    if (*size > max) *size = over;
+    *off = pt && *pt ? strtol(pt, NULL, 10) : 0;
+    free(ps);
+    free(pt);
+}
+
+void api_send_page(conn_t *c, req_t *r, json_t *arr, const char *field, long off, long size, long total)
+{
+    json_t *j = json_object();
+    if (json_array_size(arr)) json_object_set(j, field, arr);
+    json_decref(arr);
+    if (off + size < total) {
+        char tok[32];
+        snprintf(tok, sizeof tok, "%ld", off + size);
+        json_object_set_new(j, "nextPageToken", json_string(tok));
+    }
+    api_send(c, r, j, 200);
+}
+
 const char *api_header(req_t *r, const char *lower_name)
 {
     return json_string_value(json_object_get(r->headers, lower_name));

@@ -306,13 +306,8 @@ void batches_create(conn_t *c, req_t *r, const char *ver, const char *model, boo
 
 static void list(conn_t *c, req_t *r)
 {
-    char *ps = query_get(r->query, "pageSize");
-    char *pt = query_get(r->query, "pageToken");
-    long size = ps && *ps ? strtol(ps, NULL, 10) : 50;
-    if (size <= 0 || size > 1000) size = 50;
-    long off = pt && *pt ? strtol(pt, NULL, 10) : 0;
-    free(ps);
-    free(pt);
+    long off, size;
+    api_page_args(r, 50, 1000, 50, &off, &size);
     json_t *arr = json_array();
     long total = 0;
     for (job_t *j = g_jobs; j; j = j->next) {
@@ -320,15 +315,7 @@ static void list(conn_t *c, req_t *r)
         if (total >= off && total < off + size) json_array_append_new(arr, job_json(j));
         total++;
     }
-    json_t *out = json_object();
-    if (json_array_size(arr)) json_object_set(out, "operations", arr);
-    json_decref(arr);
-    if (off + size < total) {
-        char tok[32];
-        snprintf(tok, sizeof tok, "%ld", off + size);
-        json_object_set_new(out, "nextPageToken", json_string(tok));
-    }
-    api_send(c, r, out, 200);
+    api_send_page(c, r, arr, "operations", off, size, total);
 }
 
 void batches_route(conn_t *c, req_t *r, const char *ver, const char *rest)

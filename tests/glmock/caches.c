@@ -135,13 +135,8 @@ static void create(conn_t *c, req_t *r)
 
 static void list(conn_t *c, req_t *r)
 {
-    char *ps = query_get(r->query, "pageSize");
-    char *pt = query_get(r->query, "pageToken");
-    long size = ps && *ps ? strtol(ps, NULL, 10) : 100;
-    if (size <= 0 || size > 1000) size = 100;
-    long off = pt && *pt ? strtol(pt, NULL, 10) : 0;
-    free(ps);
-    free(pt);
+    long off, size;
+    api_page_args(r, 100, 1000, 100, &off, &size);
     double now = api_now();
     json_t *arr = json_array();
     long total = 0;
@@ -150,15 +145,7 @@ static void list(conn_t *c, req_t *r)
         if (total >= off && total < off + size) json_array_append_new(arr, cache_json(k));
         total++;
     }
-    json_t *j = json_object();
-    if (json_array_size(arr)) json_object_set(j, "cachedContents", arr);
-    json_decref(arr);
-    if (off + size < total) {
-        char tok[32];
-        snprintf(tok, sizeof tok, "%ld", off + size);
-        json_object_set_new(j, "nextPageToken", json_string(tok));
-    }
-    api_send(c, r, j, 200);
+    api_send_page(c, r, arr, "cachedContents", off, size, total);
 }
 
 void caches_route(conn_t *c, req_t *r, const char *ver, const char *rest)

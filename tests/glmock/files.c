@@ -433,14 +433,8 @@ static json_t *not_found(const char *id)
 
 static void list(conn_t *c, req_t *r)
 {
-    char *ps = query_get(r->query, "pageSize");
-    char *pt = query_get(r->query, "pageToken");
-    long size = ps && *ps ? strtol(ps, NULL, 10) : 10;
-    if (size <= 0) size = 10;
-    if (size > 100) size = 100;
-    long off = pt && *pt ? strtol(pt, NULL, 10) : 0;
-    free(ps);
-    free(pt);
+    long off, size;
+    api_page_args(r, 10, 100, 100, &off, &size);
     /* newest first, as the service lists them */
     json_t *arr = json_array();
     long i = 0, total = 0;
@@ -449,15 +443,7 @@ static void list(conn_t *c, req_t *r)
             json_array_append_new(arr, file_json(f));
             i++;
         }
-    json_t *j = json_object();
-    if (json_array_size(arr)) json_object_set(j, "files", arr);
-    json_decref(arr);
-    if (off + size < total) {
-        char tok[32];
-        snprintf(tok, sizeof tok, "%ld", off + size);
-        json_object_set_new(j, "nextPageToken", json_string(tok));
-    }
-    api_send(c, r, j, 200);
+    api_send_page(c, r, arr, "files", off, size, total);
 }
 
 void files_route(conn_t *c, req_t *r, const char *ver, const char *rest)

@@ -314,6 +314,10 @@ void scen_free(void);
 bool api_route(conn_t *c, req_t *r, const char *path);     /* true when it answered */
 const char *api_version_of(const char *path, const char **rest);
 char *api_key_of(req_t *r);                                  /* malloc'd or NULL */
+/* A list's pageSize (dflt when absent or <= 0; `over` when above max) and
+ * pageToken (an offset); then the page: {field: [...], nextPageToken}. */
+void api_page_args(req_t *r, long dflt, long max, long over, long *off, long *size);
+void api_send_page(conn_t *c, req_t *r, json_t *arr, const char *field, long off, long size, long total);
 json_t *api_check_key(req_t *r);                             /* NULL when accepted, else an error body */
 void api_send(conn_t *c, req_t *r, json_t *body, int status); /* takes body; status 0: its error.code */
 void api_error(conn_t *c, req_t *r, int code, const char *message);

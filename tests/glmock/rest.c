@@ -16,19 +16,6 @@
 /* The scenario fault of the request being handled (stream faults), or NULL. */
 static const scen_fault_t *g_fault;
 
-static const char *ver_of(const char *path, const char **rest)
-{
-    static const char *vers[] = {"v1alpha", "v1beta", "v1"};
-    for (int i = 0; i < 3; i++) {
-        size_t n = strlen(vers[i]);
-        if (path[0] == '/' && !strncmp(path + 1, vers[i], n) && (path[n + 1] == '/' || path[n + 1] == 0)) {
-            *rest = path + n + 1;
-            return vers[i];
-        }
-    }
-    return NULL;
-}
-
 static void not_found_route(conn_t *c, req_t *r, const char *path)
 {
     char msg[512];
@@ -66,24 +53,6 @@ static void send_error(conn_t *c, req_t *r, json_t *e, int mode, const char *ext
         free(s);
     }
     json_decref(e);
-}
-
-static char *request_key(req_t *r)
-{
-    if (r->api_key) return xstrdup(r->api_key);
-    return query_get(r->query, "key");
-}
-
-/* Returns an error body when the key is refused. */
-static json_t *check_key(req_t *r)
-{
-    char *key = request_key(r);
-    json_t *e = NULL;
-    if (!key || !*key) e = err_no_key();
-    else if (!strcmp(key, "bad")) e = err_bad_key();
-    else if (!strcmp(key, "expired")) e = err_expired_key();
-    free(key);
-    return e;
 }
 
 static json_t *vertex_not_found(const char *resource)
@@ -749,7 +718,7 @@ static void peek_path(req_t *r, peek_t *pk)
         pk->vres[n] = 0;
     } else {
         const char *rest;
-        const char *v = ver_of(path, &rest);
+        const char *v = api_version_of(path, &rest);
         if (!v || strncmp(rest, "/models/", 8) != 0) {
             snprintf(pk->ver, sizeof pk->ver, "%s", v ? v : "v1beta");
             return;
@@ -900,7 +869,7 @@ static void rest_route(conn_t *c, req_t *r)
         return;
     }
     const char *rest;
-    const char *ver = ver_of(path, &rest);
+    const char *ver = api_version_of(path, &rest);
     if (!ver || strncmp(rest, "/models", 7) != 0 || (rest[7] != 0 && rest[7] != '/')) {
         not_found_route(c, r, r->path);
         return;
@@ -908,7 +877,7 @@ static void rest_route(conn_t *c, req_t *r)
     const char *mpart = rest[7] == '/' ? rest + 8 : NULL;
     if (!mpart || !*mpart) {
         if (r->method != HTTP_GET) { not_found_route(c, r, r->path); return; }
-        json_t *e = check_key(r);
+        json_t *e = api_check_key(r);
         if (e) { send_error(c, r, e, 0, NULL); return; }
         do_list(c, r);
         return;
@@ -917,7 +886,7 @@ static void rest_route(conn_t *c, req_t *r)
     if (strchr(mpart, '/')) { not_found_route(c, r, r->path); return; }
     if (!colon) {
         if (r->method != HTTP_GET) { not_found_route(c, r, r->path); return; }
-        json_t *e = check_key(r);
+        json_t *e = api_check_key(r);
         if (e) { send_error(c, r, e, 0, NULL); return; }
         do_get_model(c, r, mpart, ver);
         return;
@@ -955,7 +924,7 @@ static void model_method(conn_t *c, req_t *r, const char *ver, const char *mpart
         not_found_route(c, r, r->path);
         return;
     }
-    json_t *e = vertex ? vertex_check_bearer(r) : check_key(r);
+    json_t *e = vertex ? vertex_check_bearer(r) : api_check_key(r);
     if (e) { send_error(c, r, e, mode, NULL); free(model); return; }
 
     json_error_t jerr;
