@@ -10,7 +10,9 @@ root=$(cd "$(dirname "$0")" && pwd)
 # Google's official JS SDK, which the suite runs against glmock (fidelity
 # checks): installed from bench/package-lock.json once; without npm or the
 # registry those tests say they are skipped.
-if [ ! -d "$root/bench/node_modules/@google/genai" ] && command -v npm >/dev/null; then
+# (playwright-core drives Chromium in the chat page's browser test)
+if { [ ! -d "$root/bench/node_modules/@google/genai" ] || [ ! -d "$root/bench/node_modules/playwright-core" ]; } &&
+   command -v npm >/dev/null; then
   (cd "$root/bench" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) ||
     echo "test.sh: npm ci in bench/ failed; the SDK fidelity tests will be skipped" >&2
 fi

@@ -7,6 +7,8 @@ build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libuv1-dev libcurl4-openssl-
   libwebsockets-dev libwebsockets-evlib-uv lua-cjson-dev libssl-dev
   libhttp-parser-dev libjansson-dev libedit-dev libhiredis-dev)
 test_pkgs=(clang libclang-rt-14-dev curl openssl procps bc time tmux redis-server)
+# headless Chromium for the chat page's browser test (tests/e2e/serve_browser.sh)
+test_pkgs+=(chromium)
 # node and npm run Google's official SDK (sdk-probe); a machine may have
 # them from elsewhere than Debian (Debian's npm would then conflict)
 if [ "${1:-build}" = test ]; then

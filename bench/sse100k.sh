@@ -9,6 +9,11 @@
 #   bench/sse100k.sh --before PATH       also an older glrun binary (two more rows, same runs)
 #   bench/sse100k.sh --kv                one key=value line instead of the table (for bench/run)
 #   bench/sse100k.sh --events N          another event count (default 100000)
+#   bench/sse100k.sh --callgrind         instead of timing: instructions of one run of each client
+#                                        under valgrind --tool=callgrind (exact, load-proof; use
+#                                        --events 20000; glrun with its own allocator, GLRUN_MALLOC=pool, and
+#                                        no runaway watch: a slice is ~50x longer under valgrind),
+#                                        per event, and as a ratio to curl's
 #
 # The replay file is generated here (awk): one-line JSON events of ~270 bytes
 # shaped like the real service's (candidates[0].content.parts[0].text with
@@ -26,7 +31,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 here="$root/bench"
-RUNS=7 B=${GLRUN_BUILD:-$root/build} G="" KV=0 EVENTS=100000 OLD=""
+RUNS=7 B=${GLRUN_BUILD:-$root/build} G="" KV=0 EVENTS=100000 OLD="" CG=0
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=$2; shift ;;
@@ -35,7 +40,8 @@ while [ $# -gt 0 ]; do
     --before) OLD=$2; shift ;;
     --kv) KV=1 ;;
     --events) EVENTS=$2; shift ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    --callgrind) CG=1 ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     *) echo "bench/sse100k.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -108,6 +114,40 @@ run() {
   fi
   echo "$(calc "$b-$a" 4) $(calc "$(cpu "$tmp/t1")-$(cpu "$tmp/t0")" 3)"
 }
+
+if [ $CG = 1 ]; then
+  command -v valgrind >/dev/null || { echo "bench/sse100k.sh: --callgrind needs valgrind" >&2; exit 1; }
+  # ir WHAT CMD... -> total instructions (Ir) of the whole process, checked like run()
+  ir() {
+    local what=$1; shift
+    GLRUN_MALLOC=pool GLRUN_WARN_RUN_SECONDS=1000000 GLRUN_MAX_RUN_SECONDS=0 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$what" "$@" >"$tmp/out" 2>"$tmp/err" \
+      || { echo "bench/sse100k.sh: $what failed under valgrind: $(tail -3 "$tmp/err")" >&2; exit 1; }
+    if [ "$what" = curl ]; then
+      [ "$(cat "$tmp/out")" = "$BYTES" ] || { echo "bench/sse100k.sh: curl got the wrong byte count" >&2; exit 1; }
+    elif [ "$what" != empty ]; then
+      [ "$(kv events "$(cat "$tmp/out")")" = "$EVENTS" ] || { echo "bench/sse100k.sh: $what saw the wrong event count" >&2; exit 1; }
+    fi
+    sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$tmp/cg.$what"
+  }
+  echo "sse100k --callgrind: $EVENTS events, $BYTES bytes; glrun $G (a few minutes)" >&2
+  ic=$(ir curl "${C[@]}"); ie=$(ir empty "$G" -e '')
+  is=$(ir sse "${GS[@]}"); ir_=$(ir rest "${GR[@]}")
+  if [ -n "$OLD" ]; then ios=$(ir sse "${OS[@]}"); ior=$(ir rest "${OR[@]}"); fi
+  cgline() { printf '%-46s %14s %10s %8s\n' "$1" "$2" "$(calc "($2-${3:-0})/$EVENTS" 0)" "$(calc "$2/$ic" 2)x"; }
+  echo
+  echo "SSE replay under callgrind: $EVENTS events, $(calc "$BYTES/1e6" 1) MB, one run each (instructions, whole process)"
+  printf '%-46s %14s %10s %8s\n' client instructions "per event" "vs curl"
+  cgline "curl -o /dev/null (the wire)" "$ic"
+  cgline "glrun -e '' (start-up alone)" "$ie"
+  cgline "glrun, glrun.http.sse, reading ev.json" "$is" "$ie"
+  cgline "glrun, gemini.rest.stream, reading .text" "$ir_" "$ie"
+  if [ -n "$OLD" ]; then
+    cgline "before: glrun.http.sse, reading ev.json" "$ios" "$ie"
+    cgline "before: gemini.rest.stream, reading .text" "$ior" "$ie"
+  fi
+  echo "(per event: glrun rows minus the empty glrun's start-up; curl's whole run)"
+  exit 0
+fi
 
 echo "sse100k: $EVENTS events, $BYTES bytes at $URL; glrun $G; $RUNS runs each" >&2
 for _ in 1 2; do run curl "${C[@]}" >/dev/null; run sse "${GS[@]}" >/dev/null; done   # warm caches

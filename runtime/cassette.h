@@ -25,4 +25,11 @@ void gl_rec_field(gl_rec *r, const char *key, const char *value);
  * and return 1, or push a message saying why nothing matches and return 0. */
 int gl_play_match(lua_State *L, const char *kind, const char *method, const char *url, const char *body,
                   size_t body_len);
+
+/* --inject SPEC (inject.c): parsed at the command line, pushed as
+ * glrun.core.options.inject for lua/glrun/inject.lua. */
+int gl_inject_add(const char *spec, char *err, size_t errlen);
+int gl_inject_count(void);
+void gl_inject_push(lua_State *L);
+void gl_inject_free(void);
 #endif

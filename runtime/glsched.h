@@ -9,6 +9,10 @@ int gl_sched_run(void);               /* 0, or -1 on deadlock */
 int gl_sched_live(void);
 int gl_sched_interrupted(void);     /* the run stops: untrapped Ctrl-C, SIGTERM, SIGHUP */
 int gl_sched_stop_signal(void);     /* SIGTERM or SIGHUP when one stopped the run, else 0 */
+/* glrun.server's stop_signals: while fn is set, the first SIGTERM, SIGINT or
+ * SIGHUP calls fn(sig) from the loop instead of stopping the run (no task
+ * is interrupted); a second one stops the run as usual. NULL removes it. */
+void gl_sched_set_stop_hook(void (*fn)(int sig));
 int gl_sched_report_failures(lua_State *L, int *cancelled);
 gl_task *gl_task_from(lua_State *L, int idx);
 int gl_task_failed(gl_task *t);

@@ -3,7 +3,8 @@
  *
  * User files first, built-in last: the script's own directory, LUA_PATH,
  * $XDG_CONFIG_HOME/glrun/, the installed share/glrun/lua, then the copies
- * compiled into the binary (embedded_lua.c). C modules are preloaded.
+ * compiled into the binary (embedded_lua.c, as bytecode: runtime/luac_embed.c).
+ * C modules are preloaded.
  */
 #include "gl.h"
 
@@ -14,6 +15,8 @@ int luaopen_cjson(lua_State *L);
 int luaopen_glrun_readline(lua_State *L); /* lineedit.c */
 int luaopen_glrun_jsonc(lua_State *L);    /* jsonlib.c */
 int luaopen_glrun_redis(lua_State *L);    /* redis.c */
+int luaopen_glrun_server(lua_State *L);   /* server.c: HTTP/WebSocket server */
+int luaopen_glrun_assets(lua_State *L);   /* assets.c: the chat page (web/) */
 
 struct gl_embedded {
     const char *name, *chunkname;
@@ -31,7 +34,7 @@ const struct gl_embedded *gl_embedded_find(const char *name) {
 int gl_embedded_load(lua_State *L, const char *name) {
     const struct gl_embedded *e = gl_embedded_find(name);
     if (!e) return -1;
-    return luaL_loadbufferx(L, (const char *)e->src, e->len, e->chunkname, "t");
+    return luaL_loadbufferx(L, (const char *)e->src, e->len, e->chunkname, "b");
 }
 
 /* package.searchers entry: the built-in copy of a module */
@@ -42,7 +45,7 @@ static int search_embedded(lua_State *L) {
         lua_pushfstring(L, "no built-in module '%s'", name);
         return 1;
     }
-    if (luaL_loadbufferx(L, (const char *)e->src, e->len, e->chunkname, "t") != LUA_OK)
+    if (luaL_loadbufferx(L, (const char *)e->src, e->len, e->chunkname, "b") != LUA_OK)
         return luaL_error(L, "error loading built-in module '%s': %s", name, lua_tostring(L, -1));
     lua_pushstring(L, e->chunkname + 1);
     return 2;
@@ -74,7 +77,9 @@ void gl_loader_init(lua_State *L, const char *script_dir) {
     preload(L, "glrun.crypto", luaopen_glrun_crypto);
     preload(L, "glrun.readline", luaopen_glrun_readline);
     preload(L, "glrun.redis", luaopen_glrun_redis);
+    preload(L, "glrun.assets", luaopen_glrun_assets);
     preload(L, "glrun.ws", luaopen_glrun_ws); /* --replay too: ws_play.c */
+    preload(L, "glrun.server", luaopen_glrun_server);
 
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "path"); /* Lua's default (already honours LUA_PATH) */

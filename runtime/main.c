@@ -105,6 +105,9 @@ static void usage_text(FILE *f) {
 "                    cassette files in DIR (timing kept, secrets redacted)\n"
 "  --replay DIR      run with no network: serve the traffic recorded in DIR;\n"
 "                    a request the cassette does not hold is an error\n"
+"  --inject SPEC     with --replay: turn the exchange SPEC names into a\n"
+"                    failure (repeatable; docs/policy.md), e.g.\n"
+"                    'rest:request=2:status=429:retry=2s', 'live:frame=3:close=1011'\n"
 "\n"
 "Configuration (environment, as Google's official SDKs read it):\n"
 "  GEMINI_API_KEY or GOOGLE_API_KEY   API key (GOOGLE_API_KEY wins if both)\n"
@@ -130,8 +133,13 @@ static void usage_text(FILE *f) {
 "  quota             a shared rate-limit pool (--redis): windows, learned quota, circuits\n"
 "                    (--live, --json, --refresh)\n"
 "  token             an ephemeral Live token for a web client (--model, --ttl)\n"
+"  doctor            why REST or Live does not work here: each check, cause, fix (--json)\n"
 "  batch CMD         a file of prompts as a Batch API job: submit, status,\n"
 "                    wait (--deadline), fetch, cancel, list\n"
+"  policy CMD        test a fallback policy: check [FILE], simulate DIR\n"
+"                    (a --record session), test (failure scenarios on glmock)\n"
+"  serve             a Gemini gateway: the chat page, the Gemini REST and Live\n"
+"                    routes, tokens, /metrics; the key and policy server-side\n"
 "\n"
 "In scripts: gl.spawn(fn, ...), gl.sleep(s), gl.now(); require 'gemini'\n"
 "(ask, stream, chat, rest), require 'glrun.http' (request, stream, sse),\n"
@@ -229,13 +237,19 @@ int main(int argc, char **argv) {
         }
         if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "--policy") == 0 ||
             strcmp(a, "--trace") == 0 || strcmp(a, "--log-level") == 0 || strcmp(a, "--record") == 0 ||
-            strcmp(a, "--replay") == 0 || strcmp(a, "--redis") == 0) {
+            strcmp(a, "--replay") == 0 || strcmp(a, "--redis") == 0 || strcmp(a, "--inject") == 0) {
             if (i + 1 >= argc) return usage_error("option '%s' needs an argument", a);
             const char *v = argv[++i];
             if (a[1] == 'e' || a[1] == 'l') {
                 if (nact == 256) return usage_error("too many -e/-l options%s", "");
                 act_kind[nact] = a[1] == 'e' ? ACT_E : ACT_L;
                 act_arg[nact++] = v;
+            } else if (strcmp(a, "--inject") == 0) {
+                char ierr[256], msg[512];
+                if (gl_inject_add(v, ierr, sizeof ierr) != 0) {
+                    snprintf(msg, sizeof msg, "'%s': %s", v, ierr);
+                    return usage_error("--inject %s", msg);
+                }
             } else if (strcmp(a, "--policy") == 0) policy = v;
             else if (strcmp(a, "--record") == 0) record = v;
             else if (strcmp(a, "--replay") == 0) replay = v;
@@ -277,6 +291,7 @@ int main(int argc, char **argv) {
         if (use_mock) return usage_error("--replay serves recorded traffic: it cannot be combined with --mock%s", "");
         gl_cassette_set_replaying(1);
     }
+    if (gl_inject_count() && !replay) return usage_error("--inject needs --replay DIR (it changes recorded traffic)%s", "");
     if (trace && gl_trace_open(trace) != 0) {
         fprintf(stderr, "%s: --trace: cannot open '%s': %s\n", progname, trace, strerror(errno));
         return 2;
@@ -321,6 +336,7 @@ int main(int argc, char **argv) {
     if (trace) { lua_pushstring(L, trace); lua_setfield(L, -2, "trace"); }
     if (replay) { lua_pushstring(L, replay); lua_setfield(L, -2, "replay"); }
     if (record) { lua_pushstring(L, record); lua_setfield(L, -2, "record"); }
+    if (gl_inject_count()) { gl_inject_push(L); lua_setfield(L, -2, "inject"); }
     if (redis) { lua_pushstring(L, redis); lua_setfield(L, -2, "redis"); }
     if (use_mock) { lua_pushstring(L, mock_url); lua_setfield(L, -2, "mock_url"); }
     lua_pushboolean(L, use_mock);
@@ -443,6 +459,7 @@ out:
     uv_loop_close(loop);
     gl_trace_close();
     gl_cassette_free();
+    gl_inject_free();
     gl_secrets_free();
     return status;
 }

@@ -9,19 +9,30 @@
  * A count hook measures how long the running task has gone without
  * yielding: past a warning threshold it is reported once, past the limit
  * it is interrupted with an error. The same hook turns SIGINT into an
- * "interrupted" error inside a busy task. A C function that runs long (a
- * backtracking string.find) runs no hook: a watchdog thread notices the
- * slice that never ends and writes a warning to stderr (never Lua: it only
- * reads the slice's start time).
+ * "interrupted" error inside a busy task. The hook is armed only when it
+ * has work: with any count hook set, Lua 5.4 traces every VM instruction
+ * (a fifth of a streaming script's instructions), so slices run without
+ * it. A watchdog thread that sees a slice run long, and the SIGINT/TERM
+ * handler, send ARM_SIGNAL to the loop thread; its handler arms the hook
+ * on the Lua threads running there (lua_sethook is the one Lua call made
+ * to be called from a signal handler; ldebug.c says so) and the slice's
+ * end disarms it. A C function that runs long (a backtracking
+ * string.find) runs no hook: the watchdog notices the slice that never
+ * ends and writes a warning to stderr (never Lua: it only reads the
+ * slice's start time).
  *
  * SIGTERM and SIGHUP stop the run the way an untrapped Ctrl-C does, even
  * with gl.trap_interrupts(true): every wait fails with "interrupted" (its
  * `signal` field names the signal), the script's cleanup runs, buffered
  * output is flushed and main.c exits 128 + the signal. A second one kills.
+ * A module may take the first stop signal instead (gl_sched_set_stop_hook:
+ * glrun.server's stop_signals); then no task is interrupted by it.
  */
 #include "gl.h"
 #include "glsched.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +42,8 @@
 
 #define TASK_MT "glrun.task"
 #define HOOK_COUNT 10000
+#define ARM_SIGNAL SIGURG /* ignored by default; Go's runtime preempts with it too */
+#define RUN_MAX 64        /* nested coroutines tracked for arming */
 
 enum { T_READY, T_RUNNING, T_PARKED, T_DONE, T_FAILED };
 static const char *const status_names[] = {"ready", "running", "waiting", "done", "failed"};
@@ -84,7 +97,21 @@ static struct {
     uv_mutex_t mu;
     uv_cond_t cond;
     int started, stop;
+    uint64_t armed_seq; /* the watchdog's only: the slice it sent ARM_SIGNAL for */
 } wd;
+
+/* Arming the hook (see the top of the file). `running` lists the Lua
+ * threads running now on the loop thread, outermost first: the task's,
+ * then the coroutines it resumed (l_resume). The ARM_SIGNAL handler runs
+ * on the loop thread (pthread_kill), so these need no atomics, only
+ * volatile and signal fences around their updates. */
+static struct {
+    lua_State *volatile running[RUN_MAX];
+    volatile sig_atomic_t nrunning;
+    volatile sig_atomic_t armed; /* the hook was armed in this slice */
+    pthread_t loop_thread;
+    int installed;
+} arm;
 
 static char SENTINEL;   /* address yielded by parked tasks */
 static char FAILED_KEY; /* registry table of failed, unjoined tasks */
@@ -215,6 +242,101 @@ static void hook(lua_State *L, lua_Debug *ar) {
     }
 }
 
+/* ---- arming the hook ------------------------------------------------- */
+
+static void arm_one(lua_State *co) {
+    lua_Hook h = lua_gethook(co);
+    if (h == NULL || h == hook) lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_COUNT); /* a script's own hook stays */
+}
+
+static void disarm_one(lua_State *co) {
+    if (lua_gethook(co) == hook) lua_sethook(co, NULL, 0, 0);
+}
+
+/* ARM_SIGNAL, on the loop thread: arm every Lua thread running now. */
+static void arm_handler(int sig) {
+    (void)sig;
+    int saved = errno;
+    int n = arm.nrunning;
+    if (n > RUN_MAX) n = RUN_MAX;
+    for (int i = 0; i < n; i++)
+        if (arm.running[i]) arm_one(arm.running[i]);
+    if (n > 0) arm.armed = 1;
+    errno = saved;
+}
+
+/* Ask the loop thread to arm the hook (from any thread, or a handler). */
+static void arm_request(void) {
+    if (arm.installed) pthread_kill(arm.loop_thread, ARM_SIGNAL);
+}
+
+static int co_running(lua_State *L, lua_State *co) {
+    lua_Debug ar;
+    if (L == co) return 1;
+    if (lua_status(co) == LUA_YIELD) return 0;
+    if (lua_status(co) != LUA_OK) return 1;       /* dead: lua_resume says so */
+    if (lua_getstack(co, 0, &ar)) return 1;       /* normal: it resumed another */
+    return lua_gettop(co) == 0;                   /* dead (nothing to run) */
+}
+
+/* core._resume(co, ...): coroutine.resume (the prelude's pass-through is
+ * built on it) that tracks the running coroutine, so that an armed hook
+ * reaches a busy loop inside a coroutine a task resumed. */
+static int l_resume(lua_State *L) {
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co, 1, "coroutine");
+    int narg = lua_gettop(L) - 1, nres, status;
+    if (!lua_checkstack(co, narg)) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "too many arguments to resume");
+        return 2;
+    }
+    int track = !co_running(L, co);
+    int depth = arm.nrunning;
+    if (track) {
+        if (!arm.armed) disarm_one(co); /* a hook inherited from an armed creator */
+        if (depth < RUN_MAX) arm.running[depth] = co;
+        atomic_signal_fence(memory_order_seq_cst);
+        arm.nrunning = depth + 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (arm.armed) arm_one(co); /* the slice is already long: keep watching inside */
+    }
+    lua_xmove(L, co, narg);
+    status = lua_resume(co, L, narg, &nres);
+    if (track) {
+        atomic_signal_fence(memory_order_seq_cst);
+        arm.nrunning = depth;
+        atomic_signal_fence(memory_order_seq_cst);
+        disarm_one(co);
+    }
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) {
+            lua_pop(co, nres);
+            lua_pushboolean(L, 0);
+            lua_pushliteral(L, "too many results to resume");
+            return 2;
+        }
+        lua_pushboolean(L, 1);
+        lua_xmove(co, L, nres);
+        return nres + 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_xmove(co, L, 1); /* the error */
+    return 2;
+}
+
+static void arm_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = arm_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    arm.loop_thread = pthread_self();
+    arm.nrunning = 0;
+    arm.armed = 0;
+    arm.installed = sigaction(ARM_SIGNAL, &sa, NULL) == 0;
+}
+
 /* ---- running tasks --------------------------------------------------- */
 
 static gl_task *check_task(lua_State *L, int i) { return (gl_task *)luaL_checkudata(L, i, TASK_MT); }
@@ -253,7 +375,19 @@ static void run(gl_task *t) {
     atomic_store_explicit(&wd.slice_seq, ++wd.next_seq, memory_order_release);
     int nargs = t->nargs;
     t->nargs = 0;
+    arm.running[0] = t->co;
+    atomic_signal_fence(memory_order_seq_cst);
+    arm.nrunning = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    /* the run is stopping or a Ctrl-C is pending: the hook raises it in a busy task */
+    if (rt.interrupted && t->int_seen != (unsigned)rt.int_epoch) arm_handler(0);
     int st = lua_resume(t->co, rt.L, nargs, &nres);
+    arm.nrunning = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (arm.armed) {
+        arm.armed = 0;
+        disarm_one(t->co);
+    }
     atomic_store_explicit(&wd.slice_seq, 0, memory_order_release);
     rt.current = NULL;
     if (st == LUA_YIELD) {
@@ -308,7 +442,7 @@ gl_task *gl_task_spawn(lua_State *L, int nargs) {
     t->int_seen = (unsigned)rt.int_epoch; /* interrupts before its birth are not its own */
     luaL_setmetatable(L, TASK_MT);
     lua_State *co = lua_newthread(L);
-    lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_COUNT);
+    disarm_one(co); /* armed in its first long slice only (not inherited from an armed spawner) */
     lua_setiuservalue(L, -2, 1); /* task keeps its thread alive */
     t->co = co;
     /* move function + args to the thread */
@@ -493,7 +627,8 @@ static int l_trap_interrupts(lua_State *L) {
 
 const luaL_Reg gl_sched_funcs[] = {
     {"spawn", l_spawn}, {"sleep", l_sleep}, {"now", l_now}, {"time", l_time},
-    {"current", l_current}, {"_sentinel", l_sentinel}, {"trap_interrupts", l_trap_interrupts}, {NULL, NULL},
+    {"current", l_current}, {"_sentinel", l_sentinel}, {"trap_interrupts", l_trap_interrupts},
+    {"_resume", l_resume}, {NULL, NULL},
 };
 
 static const luaL_Reg task_methods[] = {
@@ -515,7 +650,26 @@ void gl_sched_open(lua_State *L) {
 
 /* ---- lifecycle (used by main.c) --------------------------------------- */
 
+/* A module's stop hook (gl_sched_set_stop_hook): the first stop signal
+ * goes to it, from the loop, and the run goes on; a later one acts as
+ * usual. */
+static struct {
+    void (*fn)(int sig);
+    volatile sig_atomic_t sig; /* the signal the hook has to hear of */
+    int told;
+} stophook;
+
+void gl_sched_set_stop_hook(void (*fn)(int sig)) {
+    if (fn && !stophook.fn) { stophook.sig = 0; stophook.told = 0; }
+    stophook.fn = fn;
+}
+
 static void sig_handler(int sig) {
+    if (stophook.fn && !stophook.sig) { /* the hook's: nobody is interrupted */
+        stophook.sig = sig;
+        uv_async_send(&rt.sigasync);
+        return;
+    }
     if (sig != SIGINT) {
         if (rt.stop_sig) { /* the second TERM/HUP: leave now */
             signal(sig, SIG_DFL);
@@ -531,6 +685,7 @@ static void sig_handler(int sig) {
     rt.interrupted = 1;
     rt.int_epoch++;
     uv_async_send(&rt.sigasync);
+    arm_request(); /* a busy task hears of it through the hook */
 }
 
 static void gl_task_wake_all(void) {
@@ -540,6 +695,11 @@ static void gl_task_wake_all(void) {
 
 static void sigasync_cb(uv_async_t *a) {
     (void)a;
+    if (stophook.sig && !stophook.told) {
+        stophook.told = 1;
+        if (stophook.fn) stophook.fn(stophook.sig);
+        if (!rt.interrupted) return;
+    }
     gl_log(GL_LOG_INFO, "sched", rt.stop_sig ? "terminated: stopping tasks" : "interrupted: stopping tasks");
     /* parked tasks wake up and raise "interrupted" in task_k */
     gl_task_wake_all();
@@ -557,16 +717,24 @@ static void sigasync_cb(uv_async_t *a) {
 static void watchdog_main(void *arg) {
     (void)arg;
     uint64_t grace = 500 * 1000000ull, after = (uint64_t)(rt.warn_after * 1e9);
+    /* the hook is armed a little before the first threshold, so it speaks on time */
+    double first = rt.limit_after > 0 && rt.limit_after < rt.warn_after ? rt.limit_after : rt.warn_after;
+    uint64_t arm_after = first > 0.2 ? (uint64_t)((first - 0.15) * 1e9) : 0;
     uv_mutex_lock(&wd.mu);
     while (!wd.stop) {
         uv_cond_timedwait(&wd.cond, &wd.mu, 100 * 1000000ull);
         if (wd.stop) break;
         uint64_t seq = atomic_load(&wd.slice_seq);
-        if (!seq || atomic_load(&wd.warned_seq) == seq) continue;
+        if (!seq) continue;
         uint64_t start = atomic_load(&wd.slice_start);
         int id = atomic_load(&wd.task_id);
         if (atomic_load(&wd.slice_seq) != seq) continue; /* it ended meanwhile */
         uint64_t now = uv_hrtime();
+        if (wd.armed_seq != seq && now >= start && now - start >= arm_after) {
+            wd.armed_seq = seq;
+            arm_request();
+        }
+        if (atomic_load(&wd.warned_seq) == seq) continue;
         if (now < start || now - start < after + grace) continue;
         if (!gl_log_enabled(GL_LOG_WARN) || !claim_warning(seq)) continue;
         char msg[320];
@@ -634,6 +802,7 @@ void gl_sched_init(lua_State *L, uv_loop_t *loop) {
     /* a hang-up stops the run too, unless it was ignored (nohup) */
     struct sigaction old;
     if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, NULL);
+    arm_install();
     watchdog_start();
 }
 

@@ -216,7 +216,17 @@ void ws_play_schedule(ws_conn *c) {
             if (after > due) due = after;
         }
     } else {
+        /* the end, like a message, waits for the sends recorded before it
+         * (an injected close mid-turn must come after the turn was sent) */
+        if (p->sent < gates) {
+            uv_timer_stop(&c->t_misc);
+            return;
+        }
         due = (double)p->t0 + p->end_t * 1000;
+        if (gates > 0) {
+            double after = (double)p->last_send + (p->end_t - gate_t) * 1000;
+            if (after > due) due = after;
+        }
     }
     double now = (double)uv_now(c->loop);
     uv_timer_start(&c->t_misc, due_cb, due > now ? (uint64_t)(due - now + 0.5) : 0, 0);

@@ -25,9 +25,17 @@
 -- resume_refused (1007); live_server, live_quota (1011); dropped (1006);
 -- going_away (1001); closed (others). HTTP: rate_limit, quota_exhausted
 -- (429 that will not heal today), not_found (404), server (5xx, 408),
--- refused (400/401/403), http. Any transport: cut, timeout, deadline, tls,
--- unreachable, protocol_violation, protocol, config, blocked,
--- malformed_call, too_large; anything else keeps its error kind.
+-- bad_key, key_expired, region, api_disabled (400/403 that say so),
+-- refused (other 400/401/403), http. Any transport: cut, timeout,
+-- deadline, tls, unreachable, protocol_violation, protocol, config,
+-- blocked, malformed_call, too_large; anything else keeps its error kind.
+--
+-- Evidence: ctx.probes (what `glrun doctor` measured beside the failed
+-- request: the same upgrade without the proxy, other paths, other API
+-- versions; see M.of) turns a handshake 404 into proxy_upgrade (a proxy
+-- strips upgrades), wrong_path or wrong_api_version, and a REST 404 into
+-- wrong_api_version, when the measurements say so. M.clock reads a
+-- server's Date header against the local clock.
 local core = require "glrun.core"
 local errors = require "gemini.errors"
 local models = require "gemini.models"
@@ -73,10 +81,52 @@ end
 
 -- ------------------------------------------------------------ Live handshake
 
+-- A probe's outcome as words: "101" (upgraded), "HTTP 404", "connect error".
+local function outcome(r)
+  if r == nil then return "not tried" end
+  if type(r) == "number" then return r == 101 and "101 (upgraded)" or ("HTTP " .. r) end
+  return tostring(r)
+end
+
+-- A handshake 404 (or any refusal through a proxy whose direct twin
+-- upgraded) read with the doctor's measurements (ctx.probes):
+-- direct (the same upgrade without the proxy), proxy (the one in use),
+-- variants ({label, why = "path" | "version", status}, each the upgrade
+-- on another URL). True when the evidence names the cause.
+local function evidence_404(d, probes, head, st)
+  if probes.proxy and probes.direct == 101 then
+    d.kind = "proxy_upgrade"
+    d.text = "a proxy strips upgrades: through the proxy " .. probes.proxy .. " the upgrade got HTTP " .. st .. ", "
+      .. "the same upgrade without it got 101"
+    d.hint = "let the proxy pass WebSocket upgrades to the API host, or exempt the host with NO_PROXY"
+  else
+    local found
+    for _, v in ipairs(probes.variants or {}) do
+      if v.status == 101 and (not found or (found.why == "version" and v.why == "path")) then found = v end
+    end
+    if not found then return false end
+    if found.why == "path" then
+      d.kind = "wrong_path"
+      d.text = "wrong path: the Live endpoint answers the upgrade at " .. found.label
+        .. ", not at the path built from the base URL"
+      d.hint = found.fix or "fix the base URL (GOOGLE_GEMINI_BASE_URL) so that it names the API host only"
+    else
+      d.kind = "wrong_api_version"
+      d.text = "wrong API version: " .. found.label .. " answers the upgrade; the configured version does not"
+      d.hint = found.fix or "set GOOGLE_GENAI_API_VERSION to a version the endpoint serves (v1beta by default)"
+    end
+  end
+  d.message = head .. "HTTP " .. st .. " - " .. d.text
+  return true
+end
+
 local function handshake(d, err, ctx, url)
   local st = err.status or 0
   local head = "Live handshake to " .. url .. " failed: "
-  if st == 404 then
+  if ctx.probes and (st == 404 or (ctx.probes.proxy and ctx.probes.direct == 101))
+     and evidence_404(d, ctx.probes, head, st) then
+    return
+  elseif st == 404 then
     d.kind = "endpoint"
     local why = {}
     local path = err.path or url
@@ -171,7 +221,7 @@ local function closed(d, err, ctx, url)
   if code == 1008 then
     d.fatal = true
     if reason:find("not found for API version", 1, true) or reason:find("not supported for bidiGenerateContent", 1, true)
-       or reason:find("is not found", 1, true) then
+       or reason:find("is not found", 1, true) or reason:find("^Publisher Model .* was not f") then
       local ex = models.explain(model)
       say("model", "model " .. model .. " is unknown, retired, or not offered for Live (bidiGenerateContent) "
         .. "on API version " .. ver, "." .. (ex and (" " .. ex .. ".") or "") .. " Live models: " .. live_names(ctx) .. ".")
@@ -262,7 +312,7 @@ end
 
 -- ------------------------------------------------------------ HTTP statuses
 
-local function http_status(d, err)
+local function http_status(d, err, ctx)
   local st = err.status
   local gs = errors.google_status(err)
   local gmsg = type(err.error) == "table" and err.error.message or nil
@@ -276,6 +326,12 @@ local function http_status(d, err)
       d.kind, d.retryable = "rate_limit", true
       d.text = "HTTP 429 (rate limit)" .. (err.retry_after and (", the server asks to wait " .. err.retry_after .. " s") or "")
     end
+  elseif st == 404 and type(ctx.probes) == "table" and ctx.probes.version_ok then
+    -- the doctor asked the same of another API version, which answered
+    d.kind, d.fatal = "wrong_api_version", true
+    d.text = "HTTP 404: API version " .. tostring(ctx.api_version or "?") .. " is not served here; "
+      .. ctx.probes.version_ok .. " answers"
+    d.hint = "set GOOGLE_GENAI_API_VERSION=" .. ctx.probes.version_ok .. " (or unset it: v1beta is the default)"
   elseif st == 404 then
     d.kind = "not_found"
     d.text = "HTTP 404, the model is not found for this API version or does not serve generateContent"
@@ -286,8 +342,26 @@ local function http_status(d, err)
   elseif st == 400 or st == 401 or st == 403 then
     d.kind, d.fatal = "refused", true
     d.text = ("HTTP %d%s: %s"):format(st, gs and (" " .. gs) or "", first_line(gmsg or err.message))
-    if st ~= 400 or (type(gmsg) == "string" and gmsg:lower():find("api key", 1, true)) then
+    local low = type(gmsg) == "string" and gmsg:lower() or ""
+    local info = errors.detail(err, "ErrorInfo")
+    local reason = type(info) == "table" and info.reason or ""
+    if st ~= 400 or low:find("api key", 1, true) then
       d.hint = "check the API key (GEMINI_API_KEY / GOOGLE_API_KEY) and its project's permissions"
+    end
+    -- the same causes a Live 1007/1008 names, read from the REST answer
+    if low:find("location is not supported", 1, true) then
+      d.kind = "region"
+      d.hint = "the API is not offered where the request comes from: run from a supported region, or use Vertex AI there"
+    elseif low:find("expired", 1, true) and (reason == "API_KEY_INVALID" or low:find("api key", 1, true)) then
+      d.kind = "key_expired"
+      d.hint = "renew the key (aistudio.google.com/apikey)"
+    elseif reason == "API_KEY_INVALID" or low:find("api key not valid", 1, true) then
+      d.kind = "bad_key"
+      d.hint = "check GEMINI_API_KEY / GOOGLE_API_KEY: the key is not valid"
+    elseif reason == "SERVICE_DISABLED" or low:find("has not been used in project", 1, true)
+           or low:find("is disabled", 1, true) then
+      d.kind = "api_disabled"
+      d.hint = "enable the Generative Language API for the key's project"
     end
   else
     d.kind = "http"
@@ -299,7 +373,11 @@ end
 
 --- What err means: a diagnosis (see the top of this file). ctx: transport
 --- ("live" | "rest"), model, url, api_version, resumed, setup, mock,
---- phase ("setup"), timeout, go_away, turn_deadline (seconds).
+--- phase ("setup"), timeout, go_away, turn_deadline (seconds), probes
+--- (measurements beside the failure, from `glrun doctor`: proxy, direct,
+--- variants = {{label, why = "path"|"version", status, fix}, ...} for a
+--- handshake 404; version_ok = another API version that answered, for a
+--- REST 404).
 function M.of(err, ctx)
   ctx = ctx or {}
   if type(err) ~= "table" then err = errors.new("error", tostring(err)) end
@@ -319,7 +397,7 @@ function M.of(err, ctx)
   elseif kind == "ws_closed" then
     closed(d, err, ctx, url)
   elseif kind == "http" then
-    http_status(d, err)
+    http_status(d, err, ctx)
   elseif kind == "timeout" then
     if err.deadline then
       d.kind = "deadline"
@@ -375,6 +453,28 @@ function M.of(err, ctx)
     d.message = msg
   end
   d.message = d.message or d.text
+  return d
+end
+
+--- A server's clock against ours: skew = server Date minus local time, in
+--- seconds; ctx.backend ("vertex": signed JWTs and OAuth tokens depend on
+--- it). Returns a diagnosis (kind "clock_skew" when it is off by more than
+--- ctx.limit, default 300 s, else "clock_ok").
+function M.clock(skew, ctx)
+  ctx = ctx or {}
+  local limit = ctx.limit or 300
+  local d = { fatal = false, retryable = false, kind = "clock_ok" }
+  local ahead = skew > 0 and "behind the server" or "ahead of the server"
+  if math.abs(skew) <= limit then
+    d.text = ("the local clock is within %d s of the server's Date header (%+d s)"):format(limit, math.floor(skew + 0.5))
+  else
+    d.kind, d.fatal = "clock_skew", true
+    d.text = ("the local clock is %d s %s (its Date header): a signed JWT (Vertex AI service accounts) "
+      .. "is refused when its iat/exp are off by minutes, and TLS certificates may look not yet valid or expired")
+      :format(math.floor(math.abs(skew) + 0.5), ahead)
+    d.hint = "set the clock right (NTP: timedatectl set-ntp true)"
+  end
+  d.message = d.text
   return d
 end
 

@@ -184,26 +184,55 @@ local function content_bytes(c)
   return n
 end
 
+-- content -> its bytes, each content measured once (trim_history runs
+-- after every turn; history contents are not changed once appended).
+local sizes = setmetatable({}, { __mode = "k" })
+local function content_bytes_cached(c)
+  if type(c) ~= "table" then return 0 end
+  local n = sizes[c]
+  if not n then n = content_bytes(c); sizes[c] = n end
+  return n
+end
+
 -- Keep the transcript a window: the latest policy.history_turns contents,
 -- within policy.history_bytes, starting with a user turn. What falls out
 -- is counted in history_dropped (a re-seed after a refused handle then
 -- sends the window only).
+-- The window kept is the longest run of latest contents with at most
+-- history_turns of them and, beyond the latest one, at most history_bytes.
+-- The bytes of the history are carried from the last trim (self._window)
+-- when the history only grew since, so a turn costs what it added and
+-- dropped, not a walk over the whole window (bench/live_cost.sh: that walk
+-- was most of a turn's Lua).
 local function trim_history(self)
   local h, pol = self.history, self.policy
   local max_turns, max_bytes = pol.history_turns or 200, pol.history_bytes or 16 * 1024 * 1024
-  local n, keep, bytes = #h, 0, 0
-  for i = n, 1, -1 do
-    local b = content_bytes(h[i])
-    if keep >= max_turns or (keep > 0 and bytes + b > max_bytes) then break end
-    keep, bytes = keep + 1, bytes + b
+  local n, w = #h, self._window
+  local total, from = 0, 1
+  if w and w.list == h and w.n <= n and (w.n == 0 or h[w.n] == w.last) then total, from = w.bytes, w.n + 1 end
+  for i = from, n do
+    local c = h[i]
+    total = total + (sizes[c] or content_bytes_cached(c))
   end
-  local drop = n - keep
-  while drop < n and type(h[drop + 1]) == "table" and h[drop + 1].role == "model" do drop = drop + 1 end
-  if drop == 0 then return end
-  table.move(h, drop + 1, n, 1)
-  for i = n - drop + 1, n do h[i] = nil end
-  self.hist_at_handle = math.max(0, (self.hist_at_handle or 0) - drop)
-  self.history_dropped = (self.history_dropped or 0) + drop
+  local drop = 0
+  while drop < n and (n - drop > max_turns or (n - drop > 1 and total > max_bytes)) do
+    drop = drop + 1
+    local c = h[drop]
+    total = total - (sizes[c] or content_bytes_cached(c))
+  end
+  while drop < n and type(h[drop + 1]) == "table" and h[drop + 1].role == "model" do
+    drop = drop + 1
+    total = total - content_bytes_cached(h[drop])
+  end
+  if drop > 0 then
+    table.move(h, drop + 1, n, 1)
+    for i = n - drop + 1, n do h[i] = nil end
+    self.hist_at_handle = math.max(0, (self.hist_at_handle or 0) - drop)
+    self.history_dropped = (self.history_dropped or 0) + drop
+  end
+  w = w or {}
+  w.list, w.n, w.last, w.bytes = h, n - drop, h[n - drop], total
+  self._window = w
 end
 
 -- The model's turn passed policy.max_turn_bytes of text without ending (a

@@ -136,6 +136,31 @@ M.finish_kinds = {
   TOO_MANY_TOOL_CALLS = "malformed_call",
 }
 
+-- A streamed chunk's parts in one pass: their text (thoughts excluded,
+-- M.parts_text's) and whether they carry an answer (has_answer's). A
+-- single text part's string is returned as it is (no table, no concat).
+local function scan_parts(parts)
+  if type(parts) ~= "table" then return "", false end
+  local text, buf, answer, i = "", nil, false, 1
+  while true do
+    local p = parts[i]
+    if p == nil then break end
+    if type(p) == "table" then
+      local t = p.text
+      if type(t) == "string" and t ~= "" and not p.thought then
+        answer = true
+        if buf then buf[#buf + 1] = t elseif text == "" then text = t else buf = { text, t } end
+      end
+      if not answer and (type(p.functionCall) == "table" or type(p.inlineData) == "table"
+                         or type(p.executableCode) == "table") then
+        answer = true
+      end
+    end
+    i = i + 1
+  end
+  return buf and table.concat(buf) or text, answer
+end
+
 -- Does a list of parts carry an answer (text that is not a thought, or a
 -- function call)?
 local function has_answer(parts)
@@ -515,19 +540,23 @@ function M.stream(req, opts)
       do
         n = n + 1
         hop.chunks = hop.chunks + 1
+        -- (this runs once per chunk: a nil is tested before type() is called)
         local chunk = ev.json
         if type(chunk) ~= "table" then
           errors.raise(errors.new("protocol", "POST " .. url .. ": an SSE event is not a JSON object",
                                   { data = ev.data }))
         end
-        if type(chunk.error) == "table" then -- an error sent as an event
+        local cerr = chunk.error
+        if cerr ~= nil and type(cerr) == "table" then -- an error sent as an event
           local e = errors.new("http", "POST " .. url .. ": error in the stream: "
-            .. tostring(chunk.error.status) .. ": " .. tostring(chunk.error.message),
-            { status = chunk.error.code, error = chunk.error, midstream = true })
+            .. tostring(cerr.status) .. ": " .. tostring(cerr.message),
+            { status = cerr.code, error = cerr, midstream = true })
           errors.raise(e)
         end
-        local berr = blocked(chunk, url)
-        if berr then errors.raise(berr) end
+        if chunk.promptFeedback ~= nil then
+          local berr = blocked(chunk, url)
+          if berr then errors.raise(berr) end
+        end
         if n == 1 then check_version(model, chunk) end
         if skip ~= "" then
           local rest_skip, why = trim_shown(chunk, skip)
@@ -537,18 +566,23 @@ function M.stream(req, opts)
           end
           skip = rest_skip
         end
-        local cand = first_candidate(chunk)
-        local parts = cand and type(cand.content) == "table" and cand.content.parts
-        if has_answer(parts) then answered = true; hop.shown = true end
-        if type(chunk.usageMetadata) == "table" then
-          hop.usage = chunk.usageMetadata
-          if prev_usage then chunk.usageMetadata = add_usage(prev_usage, chunk.usageMetadata) end
+        local cands = chunk.candidates
+        local cand = cands ~= nil and type(cands) == "table" and cands[1] or nil
+        if cand ~= nil and type(cand) ~= "table" then cand = nil end -- first_candidate(chunk)
+        local content = cand and cand.content
+        local text, has = scan_parts(content ~= nil and type(content) == "table" and content.parts)
+        if has then answered = true; hop.shown = true end
+        local usage = chunk.usageMetadata
+        if usage ~= nil and type(usage) == "table" then
+          hop.usage = usage
+          if prev_usage then chunk.usageMetadata = add_usage(prev_usage, usage) end
         end
-        chunk.text = M.text_of(chunk)
-        if chunk.text ~= "" then since[#since + 1] = chunk.text end
+        chunk.text = text
+        -- the text shown since the latest checkpoint (a resumed hop repeats it)
+        if text ~= "" and ckpt then since[#since + 1] = text end
         if cand then
-          local token = type(cand.continuationToken) == "string" and cand.continuationToken ~= ""
-            and cand.continuationToken or nil
+          local token = cand.continuationToken
+          if token ~= nil and (type(token) ~= "string" or token == "") then token = nil end
           local fr = cand.finishReason
           if token and knobs and (fr == nil or fr == json.null or fr == "CONTINUATION") then
             hop.token, ckpt, since = token, token, {}
@@ -561,10 +595,12 @@ function M.stream(req, opts)
             if ferr then errors.raise(ferr) end
           end
         end
-        if finished(chunk) then done = true end
+        -- finished(chunk), without a call for the usual lone candidate
+        local fr = cand and cand.finishReason
+        if (fr ~= nil and fr ~= json.null) or ((not cand or cands[2] ~= nil) and finished(chunk)) then done = true end
         if kept <= PARTIAL_MAX then
-          partial[#partial + 1] = chunk.text
-          kept = kept + #chunk.text
+          partial[#partial + 1] = text
+          kept = kept + #text
         end
         return chunk
       end

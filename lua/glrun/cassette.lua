@@ -125,9 +125,23 @@ local function same_body(recorded, body)
   return a ~= nil and b ~= nil and deep_equal(a, b)
 end
 
---- The recorded exchange for a request, or nil and a message saying what
---- the cassette holds instead.
+local inject = require "glrun.inject"
+local match_recorded
+
+--- The recorded exchange for a request (or its --inject failure), or nil
+--- and a message saying what the cassette holds instead.
 function M.match(kind, method, url, body)
+  if kind == "http" and inject.active then
+    local ex = match_recorded(kind, method, url, body)
+    local served, keep = inject.http(ex, method, url)
+    if keep and ex then ex.used = false end
+    if served then return served end
+    -- no recorded exchange: fall through to the message
+  end
+  return match_recorded(kind, method, url, body)
+end
+
+match_recorded = function(kind, method, url, body)
   local list = load()
   local key = method .. " " .. path_of(url)
   local rbody = body and core.redact(body) or nil
@@ -158,9 +172,12 @@ end
 --- peek_ws: the first unused session for this URL (not taken).
 function M.peek_ws(url)
   local key = "GET " .. path_of(url)
+  local found
   for _, ex in ipairs(load()) do
-    if not ex.used and ex.kind == "ws" and ex.key == key then return ex end
+    if not ex.used and ex.kind == "ws" and ex.key == key then found = ex; break end
   end
+  if inject.active then found = inject.ws_connect(found, url) end
+  if found then return found end
   return nil, ("the cassette %s holds no WebSocket session for %s"):format(dir, key)
 end
 
@@ -175,6 +192,11 @@ function M.take_ws(url, first)
       for _, ev in ipairs(ex.events or {}) do if ev.dir == "send" then sent = ev.bytes; break end end
       if first == nil or (sent ~= nil and same_body(sent, core.redact(first))) then
         ex.used = true
+        if inject.active then
+          local served, keep = inject.ws_session(ex)
+          if keep then ex.used = false end
+          return served
+        end
         return ex
       end
     end

@@ -7,8 +7,10 @@
 local core = require "glrun.core"
 local SENTINEL = core._sentinel()
 
+-- core._resume is coroutine.resume that also lets the scheduler's runaway
+-- hook reach a busy loop inside the coroutine (runtime/sched.c)
 local co_resume, co_yield, co_create, co_status =
-  coroutine.resume, coroutine.yield, coroutine.create, coroutine.status
+  core._resume, coroutine.yield, coroutine.create, coroutine.status
 
 local function pass(co, ok, first, ...)
   -- the inner coroutine parked on a C wait: park the outer one too, and

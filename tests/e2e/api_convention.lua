@@ -477,6 +477,49 @@ module_rows("gemini.diagnose", diagnose, {
     assert(is_err(e) and e.live and e.retryable and e.diagnosis == "live_server", tostring(e))
     return e
   end },
+  clock = { ok = function()
+    local d = diagnose.clock(3600, { backend = "vertex" })
+    assert(d.kind == "clock_skew" and d.fatal and type(d.text) == "string", d.kind)
+    assert(diagnose.clock(2).kind == "clock_ok")
+    return d
+  end },
+})
+
+-- glrun doctor: a report is a result (its failed checks are in it, not an error)
+local doctor = require "gemini.doctor"
+module_rows("gemini.doctor", doctor, {
+  run = { ok = function()
+            local r = doctor.run{ client = DOWN, timeout = 1, deadline = 5 }
+            assert(r.ok == false and #r.checks > 0, "a server that is down is a failed report")
+            return r
+          end,
+          misuse = function() return doctor.run(5) end },
+  render = { ok = { function() return doctor.render({ ok = true, checks = {} }) end,
+                    function() return doctor.render({ ok = true, checks = {} }, { json = true }) end },
+             misuse = function() return doctor.render(5) end },
+  cause_of = { ok = function() return doctor.cause_of({ kind = "model" }) end },
+  failed = { ok = function() return doctor.failed("x", "saw", { kind = "region", text = "t" }) end },
+})
+local doctor_report = require "gemini.doctor_report"
+module_rows("gemini.doctor_report", doctor_report, {
+  render = { ok = function() return doctor_report.render({ ok = false, checks = {} }, { ascii = true }) end,
+             misuse = function() return doctor_report.render(nil) end },
+  utf8_ok = { ok = function() return doctor_report.utf8_ok() end },
+})
+local STEP = "a step of gemini.doctor.run, given the run's state; tests/e2e/doctor_*.sh drive each"
+local doctor_checks = require "gemini.doctor_checks"
+module_rows("gemini.doctor_checks", doctor_checks, {
+  config = { exempt = STEP }, proxy = { exempt = STEP }, key = { exempt = STEP }, clock = { exempt = STEP },
+  models = { exempt = STEP }, rest = { exempt = STEP }, quota = { exempt = STEP }, chain = { exempt = STEP },
+  reading = { exempt = STEP }, policy = { exempt = STEP },
+  http_date = { maybe = { function()
+    assert(doctor_checks.http_date("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777)
+    return doctor_checks.http_date("Sun, 06 Nov 1994 08:49:37 GMT")
+  end, function() return doctor_checks.http_date("yesterday") end } },
+})
+local doctor_live = require "gemini.doctor_live"
+module_rows("gemini.doctor_live", doctor_live, {
+  upgrade = { exempt = STEP }, setups = { exempt = STEP }, ephemeral = { exempt = STEP },
 })
 
 module_rows("gemini.audio", audio, {
@@ -572,6 +615,97 @@ if schema then
   })
 end
 
+-- glrun policy check / simulate / test
+local policy_check = optional "gemini.policy_check"
+if policy_check then
+  module_rows("gemini.policy_check", policy_check, {
+    run = { ok = { function() return policy_check.run(false) end,
+                   function() return policy_check.run("/nonexistent/policy.lua") end }, -- a report naming the problem
+            misuse = function() return policy_check.run(5) end },
+    samples = { ok = function() return policy_check.samples() end },
+    describe = { ok = function() return policy_check.describe({ action = "retry" }, 1.5) end },
+  })
+end
+local policy_sim = optional "gemini.policy_sim"
+if policy_sim then
+  module_rows("gemini.policy_sim", policy_sim, {
+    failures = { fail = { { function() return policy_sim.failures("/nonexistent/cassette") end, "replay" } },
+                 misuse = function() return policy_sim.failures(5) end },
+    decide = { ok = function() return policy_sim.decide(require("gemini.policy").with{}, {}) end,
+               misuse = function() return policy_sim.decide(5, {}) end },
+  })
+end
+local policy_test = optional "gemini.policy_test"
+if policy_test then
+  module_rows("gemini.policy_test", policy_test, {
+    run = { ok = function() return policy_test.run(require("gemini.policy").with{}, { only = "cut stream" }) end,
+            misuse = function() return policy_test.run(5) end },
+  })
+end
+
+-- glrun serve (docs/serve.md): the gateway and its parts
+local gateway = optional "gemini.gateway"
+if gateway then
+  local HANDLER = "a route handler of glrun serve, given a request of glrun.server; tests/e2e/serve_*.sh drive it"
+  module_rows("gemini.gateway", gateway, {
+    parse_listen = { ok = function() return gateway.parse_listen("127.0.0.1:0") end,
+                     fail = { { function() return gateway.parse_listen("nope") end, "config" } },
+                     misuse = function() return gateway.parse_listen(8088) end },
+    new = { fail = { { function() return gateway.new{ host = "0.0.0.0", port = 0 } end, "config" } },
+            misuse = function() return gateway.new(5) end },
+  })
+  local grouter = require "gemini.gateway_router"
+  module_rows("gemini.gateway_router", grouter, {
+    match = { ok = function() return grouter.match("GET", "/v1beta/models") end,
+              maybe = function() return grouter.match("GET", "/../etc/passwd") end,
+              misuse = function() return grouter.match(nil, "/") end },
+    model_id = { ok = function() return grouter.model_id("gemini-2.5-flash") end,
+                 maybe = function() return grouter.model_id("..%2f") end,
+                 misuse = function() return grouter.model_id(5) end },
+    label = { ok = function() return grouter.label(nil) end },
+  })
+  local gauth = require "gemini.gateway_auth"
+  module_rows("gemini.gateway_auth", gauth, {
+    load = { fail = { { function() return gauth.load("/nonexistent/tokens") end, "config" } },
+             misuse = function() return gauth.load(5) end },
+    equal = { ok = function() return gauth.equal("a", "a") end, misuse = function() return gauth.equal(1, "a") end },
+    credential = { maybe = function() return gauth.credential(function() return nil end, "") end,
+                   misuse = function() return gauth.credential("x") end },
+    check = { ok = function() return gauth.check({ "t" }, "t") end },
+    loopback = { ok = function() return gauth.loopback("127.0.0.1") end, misuse = function() return gauth.loopback(1) end },
+  })
+  local gmetrics = require "gemini.gateway_metrics"
+  module_rows("gemini.gateway_metrics", gmetrics, { new = { ok = function() return gmetrics.new() end } })
+  local a_registry = gmetrics.new()
+  module_rows("metrics", getmetatable(a_registry).__index, {
+    inc = { exempt = "state only", misuse = function() return a_registry:inc("bad name") end },
+    add = { exempt = "state only", misuse = function() return a_registry:add("g", "x") end },
+    set = { exempt = "state only", misuse = function() return a_registry:set("g", "x") end },
+    observe = { exempt = "state only", misuse = function() return a_registry:observe("h", "x") end },
+    value = { ok = function() return a_registry:value("glrun_gateway_retries_total") end },
+    text = { ok = function() return a_registry:text() end },
+  }, ":")
+  local glog = require "gemini.gateway_log"
+  module_rows("gemini.gateway_log", glog, {
+    line = { ok = function() return glog.line{ method = "GET", path = "/" } end, misuse = function() return glog.line(5) end },
+    open = { ok = function() return glog.open() end,
+             fail = { { function() return glog.open("/nonexistent/dir/access.log") end, "config" } } },
+  })
+  local grest = require "gemini.gateway_rest"
+  module_rows("gemini.gateway_rest", grest, {
+    status_body = { ok = function() return grest.status_body(404, "no") end },
+    scrub = { ok = function() return grest.scrub("{}") end, misuse = function() return grest.scrub(5) end },
+    candidates = { ok = function() return grest.candidates("m", {}) end, misuse = function() return grest.candidates(5) end },
+    live_first = { ok = function() return grest.live_first("m", {}) end },
+    relay_error = { exempt = HANDLER }, handle = { exempt = HANDLER },
+  })
+  local glive = require "gemini.gateway_live"
+  module_rows("gemini.gateway_live", glive, {
+    reason = { ok = function() return glive.reason("x") end },
+    refuse = { exempt = HANDLER }, handle = { exempt = HANDLER },
+  })
+end
+
 ---------------------------------------------------------------------------
 -- glrun modules (C; the same convention)
 ---------------------------------------------------------------------------
@@ -599,6 +733,37 @@ local ws = require "glrun.ws"
 module_rows("glrun.ws", ws, {
   connect = { fail = { { function() return ws.connect{ url = "ws://127.0.0.1:1/", timeout = 5 } end, "connect" } },
               misuse = function() return ws.connect(5) end },
+})
+
+local server = require "glrun.server"
+local a_srv = assert(server.listen{ port = 0 })
+module_rows("glrun.server", server, {
+  listen = { fail = { { function() return server.listen{ host = "not-an-ip", port = 0 } end, "listen" },
+                      { function() return server.listen{ port = a_srv:port() } end, "listen" },
+                      { function() return server.listen{ port = 0, cert = "/nonexistent.pem", key = "/nonexistent.pem" } end, "tls" } },
+             misuse = { function() return server.listen(5) end, function() return server.listen{ port = "x" } end,
+                        function() return server.listen{ port = 0, cert = "/c.pem" } end },
+             ok = function() local s = server.listen{ port = 0 }; s:close(); return s end },
+})
+local closed_srv = assert(server.listen{ port = 0 })
+closed_srv:close()
+module_rows("server", getmetatable(a_srv).__index, {
+  accept = { fail = { { function() return closed_srv:accept() end, "closed" } } },
+  close = { exempt = "idempotent; returns nothing" },
+  port = { ok = function() return a_srv:port() end },
+  url = { ok = function() return a_srv:url() end },
+  stats = { ok = function() return a_srv:stats() end },
+}, ":")
+a_srv:close()
+
+local gchat = require "gemini.gateway_chat"
+module_rows("gemini.gateway_chat", gchat, {
+  parse = { fail = { { function() return gchat.parse("not json") end, "input" },
+                     { function() return gchat.parse('{"messages":[{"role":"model","text":"x"}]}') end, "input" } },
+            misuse = function() return gchat.parse(5) end,
+            ok = function() return gchat.parse('{"messages":[{"role":"user","text":"hi"}]}') end },
+  handle = { exempt = "answers a glrun.server request (its HTTP status); checked by tests/e2e/page_chat.lua",
+             misuse = { function() return gchat.handle(5) end, function() return gchat.handle({}, 5) end } },
 })
 
 local crypto = require "glrun.crypto"

@@ -42,6 +42,7 @@ local modules = {
   { "glrun.http", require "glrun.http", "." },
   { "glrun.json", require "glrun.json", "." },
   { "glrun.readline", require "glrun.readline", "." },
+  { "glrun.server", require "glrun.server", "." },
   { "gemini", require "gemini", "." },
   { "gemini.rest", require "gemini.rest", "." },
   { "gemini.chat", chatmod, "." },

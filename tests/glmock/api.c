@@ -36,6 +36,7 @@ json_t *api_check_key(req_t *r)
     if (!key || !*key) e = err_no_key();
     else if (!strcmp(key, "bad")) e = err_bad_key();
     else if (!strcmp(key, "expired")) e = err_expired_key();
+    else if (!strcmp(key, "unsupported-location")) e = err_region();
     free(key);
     return e;
 }

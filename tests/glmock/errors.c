@@ -32,6 +32,9 @@ static json_t *key_invalid(const char *msg)
 json_t *err_bad_key(void) { return key_invalid("API key not valid. Please pass a valid API key."); }
 json_t *err_expired_key(void) { return key_invalid("API key expired. Please renew the API key."); }
 
+/* The answer to a request from a place the API is not offered in (the key `unsupported-location`). */
+json_t *err_region(void) { return rpc_error(400, "FAILED_PRECONDITION", "User location is not supported for the API use."); }
+
 json_t *err_no_key(void)
 {
     return rpc_error(403, "PERMISSION_DENIED",

@@ -60,6 +60,7 @@ typedef struct {
     unsigned chunk_delay_ms;
     bool verbose;
     bool exit_on_stdin_eof;
+    double date_offset;     /* seconds added to the Date header (a skewed server clock) */
 } options_t;
 
 extern options_t g_opt;
@@ -200,6 +201,7 @@ const char *http_reason(int status);
 json_t *rpc_error(int code, const char *status, const char *message);
 json_t *err_bad_key(void);
 json_t *err_expired_key(void);
+json_t *err_region(void);
 json_t *err_no_key(void);
 json_t *err_ratelimited(const char *model);
 json_t *err_perday(const char *model);

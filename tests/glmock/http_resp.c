@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *http_reason(int status)
 {
@@ -29,8 +30,21 @@ const char *http_reason(int status)
     }
 }
 
+/* The Date header (RFC 9110 IMF-fixdate), as every Google front end sends
+ * it; --date-offset skews it to play a server whose clock disagrees. */
+static void date_header(buf_t *b)
+{
+    char d[64];
+    struct tm tm;
+    time_t t = time(NULL) + (time_t)g_opt.date_offset;
+    gmtime_r(&t, &tm);
+    strftime(d, sizeof d, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    buf_addf(b, "Date: %s\r\n", d);
+}
+
 static void common_headers(buf_t *b, req_t *r)
 {
+    date_header(b);
     buf_adds(b, "Server: glmock\r\nX-Content-Type-Options: nosniff\r\nVary: Origin\r\nVary: X-Origin\r\nVary: Referer\r\n");
     buf_adds(b, r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
 }

@@ -430,6 +430,7 @@ static bool key_ok(live_t *l)
     if (!l->key || !*l->key) { close_with(l, 1007, "API Key not found. Please pass a valid API key."); return false; }
     if (!strcmp(l->key, "bad")) { close_with(l, 1007, "API key not valid. Please pass a valid API key."); return false; }
     if (!strcmp(l->key, "expired")) { close_with(l, 1007, "API key expired. Please renew the API key."); return false; }
+    if (!strcmp(l->key, "unsupported-location")) { close_with(l, 1007, "User location is not supported for the API use."); return false; }
     return true;
 }
 

@@ -44,6 +44,7 @@ static void usage(FILE *f)
     fputs("usage: glmock [--port N] [--host 127.0.0.1] [--text-frames] [--lifetime SECS]\n"
           "              [--chunk-delay-ms N] [--scenario FILE] [--exit-on-stdin-eof] [--verbose] [--help]\n"
           "              [--oauth-public-key [KID=]PEM]... [--token-lifetime SECS]\n"
+          "              [--date-offset SECS]\n"
           "Offline fake of the Gemini API (REST, SSE, Live WebSocket) on one loopback port.\n"
           "Prints \"glmock listening on http://HOST:PORT\" once ready. See tests/glmock/README.md.\n", f);
 }
@@ -104,12 +105,13 @@ int main(int argc, char **argv)
         {"scenario", required_argument, NULL, 's'},
         {"oauth-public-key", required_argument, NULL, 'K'},
         {"token-lifetime", required_argument, NULL, 'T'},
+        {"date-offset", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
     const char *scenario_file = NULL;
-    while ((ch = getopt_long(argc, argv, "p:H:tl:d:ves:K:T:h", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "p:H:tl:d:ves:K:T:D:h", lo, NULL)) != -1) {
         switch (ch) {
         case 'p': g_opt.port = atoi(optarg); break;
         case 'H': g_opt.host = optarg; break;
@@ -121,6 +123,7 @@ int main(int argc, char **argv)
         case 's': scenario_file = optarg; break;
         case 'K': if (oauth_add_public_key(optarg) != 0) return 2; break;
         case 'T': oauth_set_token_lifetime(atof(optarg)); break;
+        case 'D': g_opt.date_offset = atof(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
