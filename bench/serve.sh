@@ -36,7 +36,7 @@ wait_url() { # FILE PATTERN -> the URL
 start() { # NAME ARGS... (glmock) -> URL of glmock, URL of its gateway
   "$B/glmock" --port 0 "$@" >"$tmp/m.out" 2>/dev/null & PIDS+=($!)
   M=$(wait_url "$tmp/m.out" 'http://[0-9.:]*')
-  GEMINI_API_KEY=bench-key GOOGLE_GEMINI_BASE_URL=$M "$B/glrun" serve --listen 127.0.0.1:0 --access-log - \
+  GEMINI_API_KEY=bench-key GOOGLE_GEMINI_BASE_URL=$M "$B/glrun" serve --listen 127.0.0.1:0 --access-log - --rate-limit 0 \
     >"$tmp/g.out" 2>"$tmp/g.err" & GPID=$!; PIDS+=($GPID)
   G=$(wait_url "$tmp/g.out" 'http://[0-9.:]*')
 }

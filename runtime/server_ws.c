@@ -149,6 +149,18 @@ static void control_done(srv_conn *c)
         if (c->ws_state == WSS_OPEN) srv_ws_send_frame(c, 10, c->ctl, c->ctl_len);
     } else if (c->op == 8) {               /* close */
         int code = c->ctl_len >= 2 ? (c->ctl[0] << 8 | c->ctl[1]) : 1005;
+        if (c->ctl_len == 1 || (c->ctl_len >= 2 && !ws_close_code_valid(code))) {
+            ws_fail(c, 1002, "invalid close frame");       /* RFC 6455 5.5.1, 7.4 */
+            return;
+        }
+        if (c->ctl_len > 2) {                /* the reason is UTF-8 */
+            ws_reasm u;
+            int st;
+            memset(&u, 0, sizeof u);
+            st = ws_reasm_feed(&u, c->ctl + 2, c->ctl_len - 2, 0, 1, sizeof c->ctl);
+            ws_reasm_free(&u);
+            if (st == WS_REASM_BAD_UTF8) { ws_fail(c, 1007, "invalid UTF-8 in the close reason"); return; }
+        }
         c->peer_closed = 1;
         c->close_code = code;
         free(c->close_reason);
@@ -384,9 +396,7 @@ static int l_ws_close(lua_State *L)
     lua_Integer code = luaL_optinteger(L, 2, 1000);
     size_t rlen = 0;
     const char *reason = luaL_optlstring(L, 3, "", &rlen);
-    luaL_argcheck(L, code == 1000 || (code >= 3000 && code <= 4999) ||
-                     (code >= 1001 && code <= 1014 && code != 1004 && code != 1005 && code != 1006),
-                  2, "invalid close code");
+    luaL_argcheck(L, ws_close_code_valid(code), 2, "invalid close code");
     if (ud->c) srv_ws_close(ud->c, (int)code, reason, rlen);
     return 0;
 }

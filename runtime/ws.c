@@ -600,9 +600,7 @@ static int ws_close(lua_State *L)
     lua_Integer code = luaL_optinteger(L, 2, 1000);
     size_t rlen = 0;
     const char *reason = luaL_optlstring(L, 3, "", &rlen);
-    luaL_argcheck(L, code == 1000 || (code >= 3000 && code <= 4999) ||
-                     (code >= 1001 && code <= 1014 && code != 1004 && code != 1005 && code != 1006),
-                  2, "invalid close code");
+    luaL_argcheck(L, ws_close_code_valid(code), 2, "invalid close code");
     if (ud->c) conn_close(ud->c, (int)code, reason, rlen);
     return 0;
 }

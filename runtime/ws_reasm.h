@@ -29,4 +29,13 @@ int ws_reasm_feed(ws_reasm *r, const void *in, size_t len, int binary, int final
 unsigned char *ws_reasm_take(ws_reasm *r, size_t *len, int *binary);
 
 void ws_reasm_free(ws_reasm *r);
+
+/* A close code an endpoint may put in a close frame (RFC 6455 7.4): the
+ * registered 1000-1014 except 1004 (reserved), 1005 and 1006 (never sent:
+ * they mean "no code" and "dropped"), and the private 3000-4999. */
+static inline int ws_close_code_valid(long long code)
+{
+    return (code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006) ||
+           (code >= 3000 && code <= 4999);
+}
 #endif

@@ -33,7 +33,7 @@ options:
   --max-message BYTES       largest Live WebSocket message (default 16777216)
   --max-connections N       open connections at most (default 0: no limit); past
                             it a new connection gets 503
-  --rate-limit N            requests per minute per client (default 0: off); over
+  --rate-limit N            requests per minute per client (default 600; 0: off); over
                             it: 429 with RetryInfo
   --retry-wait SECONDS      longest total wait for retries of one request
                             (default 10), then the upstream's error as it is

@@ -26,7 +26,7 @@ local M = {}
 
 M.defaults = {
   host = "127.0.0.1", port = 8088, max_body = 10 * 1024 * 1024, max_ws_message = 16 * 1024 * 1024,
-  drain = 10, retry_wait = 10, rate_limit = 0,
+  drain = 10, retry_wait = 10, rate_limit = 600,
 }
 
 local Gateway = {}
@@ -59,7 +59,7 @@ end
 --- max_connections (past it: 503; nil or 0: no limit), cors (an
 --- origin), access_log (a path; nil: stderr; false: none), drain
 --- (seconds), retry_wait (seconds of retries per request), rate_limit
---- (requests per minute per client; 0: off), policy (a policy table),
+--- (requests per minute per client, default 600; 0: off), policy (a policy table),
 --- client (gemini.config options). Returns the gateway, or nil, err
 --- (kind "config": a non-loopback listen without tokens, a bad policy, no
 --- key; or the listen failure).

@@ -5,7 +5,8 @@
 # answered; the client's
 # close code and reason reach recv's error; a message over max_ws_message
 # closes with 1009; a refused upgrade is an HTTP status; a protocol error
-# (an unmasked client frame) closes with 1002; frames split one byte per
+# (an unmasked client frame, a close frame whose payload is 1 byte) closes
+# with 1002; frames split one byte per
 # TCP write are put together. Backpressure both ways: a
 # client that stops reading holds the handler's send() (bounded queue); a
 # client that floods pauses reading until the handler catches up.
@@ -99,6 +100,9 @@ w.on('open', () => {
   } else if (mode === 'unmasked') {
     // write a frame without a mask straight to the socket
     w._socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69]));
+  } else if (mode === 'badclose') {
+    // a close frame with a 1-byte payload (masked with zeros): not a code
+    w._socket.write(Buffer.from([0x88, 0x81, 0, 0, 0, 0, 0x03]));
   }
 });
 setTimeout(() => { out('TIMEOUT'); process.exit(1); }, 30000);
@@ -195,6 +199,8 @@ OUT=$(SRC=$SRC timeout 60 node "$TMP/client.js" "$WSBASE" refuse 2>&1)
 expect_eq "refused upgrade: the handler's status" "HTTP 404" "$OUT"
 OUT=$(SRC=$SRC timeout 60 node "$TMP/client.js" "$WSBASE" unmasked 2>&1)
 expect_match "unmasked client frame: 1002" "CLOSE 1002" "$OUT"
+OUT=$(SRC=$SRC timeout 60 node "$TMP/client.js" "$WSBASE" badclose 2>&1)
+expect_match "close frame with a 1-byte payload: 1002" "CLOSE 1002" "$OUT"
 
 OUT=$(timeout 60 node "$TMP/trickle.js" "$SRV_PORT" 2>&1)
 expect_eq "frames one byte per write: echo and pong" "ECHO ok PONG ok" "$OUT"
@@ -220,6 +226,6 @@ expect_eq "a flooding client: all 300 messages" "PAUSE got 300" "$(grep '^PAUSE 
 
 curl -s -m 20 "$BASE/quit" >/dev/null
 wait_srv 60
-expect_eq "every upgraded session ended in recv" "4" "$(grep -c '^END' "$TMP/srv.out")"
+expect_eq "every upgraded session ended in recv" "5" "$(grep -c '^END' "$TMP/srv.out")"
 expect_clean_exit "server"
 finish
