@@ -22,6 +22,7 @@
  * (CURL_WRITEFUNC_PAUSE) instead of growing a buffer.
  */
 #include "http_req.h"
+#include "jsondec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -216,6 +217,7 @@ static http_req *start(lua_State *L, int mode) {
     size_t max_event = DEFAULT_MAX_EVENT;
     if (opt_field(L, 1, "max_event", LUA_TNUMBER) != LUA_TNIL) max_event = (size_t)lua_tointeger(L, -1);
     if (opt_field(L, 1, "decode", LUA_TBOOLEAN) != LUA_TNIL) r->decode = lua_toboolean(L, -1);
+    if (opt_field(L, 1, "_chunks", LUA_TBOOLEAN) != LUA_TNIL) r->chunks = lua_toboolean(L, -1);
 
     r->closed = 0;
     snprintf(r->method, sizeof r->method, "%s", method);
@@ -451,6 +453,26 @@ static int next_k(lua_State *L, int status, lua_KContext ctx) {
     return next_impl(L, 1); /* both entry points leave the request at 1 */
 }
 
+/* http.sse{_chunks = true} (gemini.rest.stream): an event that is a
+ * simple GenerateContentResponse (jsondec_chunk_scan) gets .text, .finish
+ * (its finishReason, when a string) and .usage (true: it has usageMetadata)
+ * instead of .json; the caller decodes .data when it needs more. */
+static int chunk_fast(lua_State *L, const char *s, size_t len) {
+    jsondec_chunk_info ci;
+    if (!jsondec_chunk_scan(s, len, &ci)) return 0;
+    jsondec_chunk_push_text(L, &ci);
+    lua_setfield(L, -2, "text");
+    if (ci.finish) {
+        lua_pushlstring(L, ci.finish, ci.finish_len);
+        lua_setfield(L, -2, "finish");
+    }
+    if (ci.usage) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "usage");
+    }
+    return 1;
+}
+
 static int next_impl(lua_State *L, int idx) {
     http_req *r = check_req(L, idx);
     stop_timer(r);
@@ -477,7 +499,7 @@ static int next_impl(lua_State *L, int idx) {
             lua_pushlstring(L, n->id, n->id_len);
             lua_setfield(L, -2, "id");
         }
-        if (r->decode) {
+        if (r->decode && !(r->chunks && chunk_fast(L, n->mem, n->data_len))) {
             char jerr[256];
             if (!gl_json_decode(L, n->mem, n->data_len, jerr, sizeof jerr)) {
                 int e = gl_error_new(L, "protocol", "%s %s: malformed JSON in SSE event #%lu: %s", r->method, r->url,

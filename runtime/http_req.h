@@ -49,6 +49,7 @@ typedef struct http_req {
     size_t evq_bytes;
     unsigned long events; /* delivered to Lua */
     int decode;
+    int chunks; /* gemini.rest.stream's fast path: jsondec_chunk_scan before decoding */
     gl_waiter waiter;
     uv_timer_t *timer;              /* idle timeout and deadline while a consumer waits */
     double timeout;                 /* idle: seconds without a byte */

@@ -480,3 +480,323 @@ int jsondec_decode(lua_State *L, const char *s, size_t len, char *err, size_t er
         snprintf(err, errlen, "invalid JSON at byte %zu: %s", (size_t)(d.at - d.s) + 1, d.what);
     return 0;
 }
+
+/* ---- the streamed chunk's fast path (jsondec.h: jsondec_chunk_scan) ----
+ *
+ * A validating skipper (the same grammar as the decoder above: what it
+ * accepts, jsondec_decode accepts) that walks one GenerateContentResponse
+ * and keeps only where the text of candidates[0].content.parts is. It
+ * answers "not simple" for anything it does not fully understand: the
+ * caller then decodes the whole text. Nesting deeper than CHUNK_DEPTH is
+ * "not simple" too, so the recursion stays small. */
+
+#define CHUNK_DEPTH 64
+
+/* a string's rest after its opening quote: past its closing quote, or NULL
+ * (malformed); *esc set when it holds an escape */
+static ptr sk_string(ptr p, ptr end, int *esc) {
+    for (;;) {
+        p = scan_plain(p, end);
+        if (p == end) return NULL;
+        unsigned c = *p;
+        if (c == '"') return p + 1;
+        if (c >= 0x80) {
+            int n = utf8_len(p, end);
+            if (!n) return NULL;
+            p += n;
+            continue;
+        }
+        if (c != '\\') return NULL; /* a control character */
+        *esc = 1;
+        if (end - p < 2) return NULL;
+        switch (p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': p += 2; continue;
+        case 'u': {
+            if (end - p < 6) return NULL;
+            int cp = hex4(p + 2);
+            if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return NULL;
+            p += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF) return NULL;
+                p += 6;
+            }
+            continue;
+        }
+        default: return NULL;
+        }
+    }
+}
+
+static ptr sk_number(ptr p, ptr end) {
+    if (p < end && *p == '-') p++;
+    if (p == end || !DIGIT(*p)) return NULL;
+    if (*p == '0') {
+        p++;
+        if (p < end && DIGIT(*p)) return NULL;
+    } else {
+        while (p < end && DIGIT(*p)) p++;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p == end || !DIGIT(*p)) return NULL;
+        while (p < end && DIGIT(*p)) p++;
+    }
+    if (p < end && (*p | 0x20) == 'e') {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p == end || !DIGIT(*p)) return NULL;
+        while (p < end && DIGIT(*p)) p++;
+    }
+    return p;
+}
+
+/* any value at p (whitespace skipped) at nesting depth `depth` */
+static ptr sk_value(ptr p, ptr end, int depth) {
+    int esc = 0;
+    if (p == end) return NULL;
+    switch (*p) {
+    case '"': return sk_string(p + 1, end, &esc);
+    case '{':
+    case '[': {
+        unsigned char close = *p == '{' ? '}' : ']';
+        if (depth + 1 > CHUNK_DEPTH) return NULL;
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == close) return p + 1;
+        for (;;) {
+            if (close == '}') {
+                if (p == end || *p != '"' || !(p = sk_string(p + 1, end, &esc))) return NULL;
+                p = skip_ws(p, end);
+                if (p == end || *p != ':') return NULL;
+                p = skip_ws(p + 1, end);
+            }
+            if (!(p = sk_value(p, end, depth + 1))) return NULL;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p = skip_ws(p + 1, end);
+                continue;
+            }
+            if (p < end && *p == close) return p + 1;
+            return NULL;
+        }
+    }
+    case 't': return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+    case 'f': return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+    case 'n': return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        return sk_number(p, end);
+    }
+    return NULL;
+}
+
+/* Walk the members of the object at p ('{' expected): for each, call
+ * member(ctx, key, keylen, value) which returns past the value or NULL.
+ * A key with an escape makes the object "not simple" (it could decode to
+ * a key that matters). Returns past the '}' or NULL. */
+typedef ptr (*sk_member_fn)(void *ctx, ptr key, size_t klen, ptr v, ptr end);
+static ptr sk_object(ptr p, ptr end, sk_member_fn member, void *ctx) {
+    if (p == end || *p != '{') return NULL;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') return p + 1;
+    for (;;) {
+        int esc = 0;
+        if (p == end || *p != '"') return NULL;
+        ptr k = p + 1;
+        if (!(p = sk_string(k, end, &esc)) || esc) return NULL;
+        size_t klen = (size_t)(p - 1 - k);
+        p = skip_ws(p, end);
+        if (p == end || *p != ':') return NULL;
+        p = skip_ws(p + 1, end);
+        if (p == end || !(p = member(ctx, k, klen, p, end))) return NULL;
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == '}') return p + 1;
+        return NULL;
+    }
+}
+
+#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), sizeof(lit) - 1) == 0)
+
+typedef struct {
+    jsondec_chunk_info *ci;
+    int seen; /* bit set of the keys met (a duplicate is "not simple") */
+    int depth;
+    ptr text;  /* a part's text, past its quote */
+    size_t tlen;
+    int tesc, thought;
+} chunk_walk;
+
+static ptr part_member(void *ctx, ptr k, size_t n, ptr v, ptr end) {
+    chunk_walk *w = ctx;
+    if (KEY_IS(k, n, "text")) {
+        int esc = 0;
+        if (w->seen & 1 || *v != '"') return NULL;
+        w->seen |= 1;
+        ptr e = sk_string(v + 1, end, &esc);
+        if (!e) return NULL;
+        w->text = v + 1, w->tlen = (size_t)(e - 1 - (v + 1)), w->tesc = esc;
+        return e;
+    }
+    if (KEY_IS(k, n, "thought")) {
+        if (w->seen & 2) return NULL;
+        w->seen |= 2;
+        if (end - v >= 4 && memcmp(v, "true", 4) == 0) return w->thought = 1, v + 4;
+        if (end - v >= 5 && memcmp(v, "false", 5) == 0) return v + 5;
+        return NULL;
+    }
+    if (KEY_IS(k, n, "thoughtSignature")) return sk_value(v, end, w->depth);
+    return NULL; /* a call, inline data, code, ...: the full decode */
+}
+
+static ptr parts_walk(chunk_walk *w, ptr p, ptr end) {
+    if (p == end || *p != '[') return NULL;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == ']') return p + 1;
+    for (;;) {
+        chunk_walk pw = {w->ci, 0, w->depth + 2, NULL, 0, 0, 0};
+        if (!(p = sk_object(p, end, part_member, &pw))) return NULL;
+        if (pw.text && pw.tlen && !pw.thought) {
+            jsondec_chunk_info *ci = w->ci;
+            if (ci->ntext == JSONDEC_CHUNK_TEXTS) return NULL;
+            ci->text[ci->ntext].p = (const char *)pw.text;
+            ci->text[ci->ntext].len = pw.tlen;
+            ci->text[ci->ntext].esc = pw.tesc;
+            ci->ntext++;
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == ']') return p + 1;
+        return NULL;
+    }
+}
+
+static ptr content_member(void *ctx, ptr k, size_t n, ptr v, ptr end) {
+    chunk_walk *w = ctx;
+    if (KEY_IS(k, n, "parts")) {
+        if (w->seen & 1) return NULL;
+        w->seen |= 1;
+        return parts_walk(w, v, end);
+    }
+    return sk_value(v, end, w->depth);
+}
+
+static ptr cand_member(void *ctx, ptr k, size_t n, ptr v, ptr end) {
+    chunk_walk *w = ctx;
+    if (KEY_IS(k, n, "content")) {
+        if (w->seen & 1) return NULL;
+        w->seen |= 1;
+        chunk_walk cw = {w->ci, 0, w->depth + 1, NULL, 0, 0, 0};
+        return sk_object(v, end, content_member, &cw);
+    }
+    if (KEY_IS(k, n, "finishReason")) {
+        if (w->seen & 2) return NULL;
+        w->seen |= 2;
+        if (end - v >= 4 && memcmp(v, "null", 4) == 0) return v + 4;
+        int esc = 0;
+        if (*v != '"') return NULL;
+        ptr e = sk_string(v + 1, end, &esc);
+        if (!e || esc) return NULL;
+        w->ci->finish = (const char *)v + 1;
+        w->ci->finish_len = (size_t)(e - 1 - (v + 1));
+        return e;
+    }
+    if (KEY_IS(k, n, "continuationToken")) return NULL;
+    return sk_value(v, end, w->depth);
+}
+
+static ptr top_member(void *ctx, ptr k, size_t n, ptr v, ptr end) {
+    chunk_walk *w = ctx;
+    if (KEY_IS(k, n, "candidates")) { /* exactly one candidate, an object */
+        if (w->seen & 1) return NULL;
+        w->seen |= 1;
+        if (*v != '[') return NULL;
+        ptr p = skip_ws(v + 1, end);
+        chunk_walk cw = {w->ci, 0, 3, NULL, 0, 0, 0};
+        if (!(p = sk_object(p, end, cand_member, &cw))) return NULL;
+        p = skip_ws(p, end);
+        return p < end && *p == ']' ? p + 1 : NULL;
+    }
+    if (KEY_IS(k, n, "usageMetadata")) {
+        if (w->seen & 2) return NULL;
+        w->seen |= 2;
+        w->ci->usage = *v == '{' || *v == '['; /* a table in Lua, as rest.lua tests it */
+        return sk_value(v, end, 1);
+    }
+    if (KEY_IS(k, n, "error") || KEY_IS(k, n, "promptFeedback") || KEY_IS(k, n, "text")) return NULL;
+    return sk_value(v, end, 1);
+}
+
+int jsondec_chunk_scan(const char *s, size_t len, jsondec_chunk_info *ci) {
+    ptr end = (ptr)s + len;
+    memset(ci, 0, sizeof *ci);
+    chunk_walk w = {ci, 0, 1, NULL, 0, 0, 0};
+    ptr p = sk_object(skip_ws((ptr)s, end), end, top_member, &w);
+    if (!p || skip_ws(p, end) != end || !(w.seen & 1)) {
+        memset(ci, 0, sizeof *ci);
+        return 0;
+    }
+    return 1;
+}
+
+/* the decoded text of a string whose escapes sk_string validated */
+static void add_unescaped(luaL_Buffer *b, ptr p, ptr end) {
+    while (p < end) {
+        ptr s = p;
+        while (p < end && *p != '\\') p++;
+        luaL_addlstring(b, (const char *)s, (size_t)(p - s));
+        if (p == end) break;
+        char c;
+        switch (p[1]) {
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'u': {
+            long cp = hex4(p + 2);
+            p += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p + 2) - 0xDC00);
+                p += 6;
+            }
+            char u[4];
+            int n;
+            if (cp < 0x80) u[0] = (char)cp, n = 1;
+            else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+            else if (cp < 0x10000)
+                u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3F)), u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
+            else
+                u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3F)),
+                u[2] = (char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
+            luaL_addlstring(b, u, (size_t)n);
+            continue;
+        }
+        default: c = (char)p[1]; break; /* " \ / */
+        }
+        luaL_addchar(b, c);
+        p += 2;
+    }
+}
+
+void jsondec_chunk_push_text(lua_State *L, const jsondec_chunk_info *ci) {
+    if (ci->ntext == 0) {
+        lua_pushliteral(L, "");
+        return;
+    }
+    if (ci->ntext == 1 && !ci->text[0].esc) {
+        lua_pushlstring(L, ci->text[0].p, ci->text[0].len);
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; i < ci->ntext; i++)
+        add_unescaped(&b, (ptr)ci->text[i].p, (ptr)ci->text[i].p + ci->text[i].len);
+    luaL_pushresult(&b);
+}

@@ -31,4 +31,33 @@
  * bytes from 1; err may be NULL). */
 int jsondec_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen);
 
+/* The fast path of a streamed GenerateContentResponse (gemini.rest.stream):
+ * jsondec_chunk_scan validates s[0..len) as jsondec_decode would and, when
+ * the response is "simple" — a top-level object with exactly one candidate
+ * (an object), no "error", "promptFeedback" or "text" key, a candidate with
+ * no continuationToken and a finishReason that is absent, null or a string
+ * without escapes, parts (if any) that are objects holding only "text" (a
+ * string), "thought" (true/false) and "thoughtSignature", no duplicate of
+ * any of those keys, no key with an escape where keys are read, nesting at
+ * most 64 deep — fills ci and returns 1. Anything else (malformed input
+ * too) returns 0: decode the whole text instead. ci->text: the non-empty
+ * texts of the parts that are not thoughts, in order (their concatenation
+ * is the chunk's text); ci->finish: the finishReason (no NUL), or NULL;
+ * ci->usage: whether usageMetadata is an object or an array (a table). The spans point into s. */
+#define JSONDEC_CHUNK_TEXTS 16
+typedef struct {
+    struct {
+        const char *p; /* past the opening quote */
+        size_t len;    /* to the closing quote */
+        int esc;       /* holds an escape */
+    } text[JSONDEC_CHUNK_TEXTS];
+    int ntext;
+    const char *finish;
+    size_t finish_len;
+    int usage;
+} jsondec_chunk_info;
+int jsondec_chunk_scan(const char *s, size_t len, jsondec_chunk_info *ci);
+/* Push the concatenation of ci's texts, escapes decoded. */
+void jsondec_chunk_push_text(lua_State *L, const jsondec_chunk_info *ci);
+
 #endif

@@ -122,6 +122,12 @@ static lua_Integer array_length(lua_State *L) {
 
 static void add_table(lua_State *L, int depth) {
     if (depth > MAX_DEPTH || !lua_checkstack(L, 4)) luaL_error(L, "Cannot serialise, excessive nesting (%d)", depth);
+    /* a table that fills itself on first read (gemini.rest.stream's lazy
+     * chunk): its __materialize(t) first, so that all of it is written */
+    if (luaL_getmetafield(L, -1, "__materialize") != LUA_TNIL) {
+        lua_pushvalue(L, -2);
+        lua_call(L, 1, 0);
+    }
     lua_Integer n = array_length(L);
     if (n > 0) {
         add(L, "[", 1);

@@ -402,8 +402,26 @@ local function trim_shown(chunk, skip)
   return skip
 end
 
+-- A chunk the C fast path read (http.sse{_chunks = true}: jsondec_chunk_scan
+-- found .text without building tables): a table with .text whose other
+-- fields are decoded from the event's data on the first read of any of them
+-- (or pairs, or glrun.json.encode: __materialize), then copied into it;
+-- its metatable goes away then. A field the script set before stays.
+local function materialize(t)
+  local mt = getmetatable(t)
+  setmetatable(t, nil)
+  local full = json.decode(mt[1]) -- validated by the scan: cannot fail
+  for k, v in next, full do
+    if k ~= "text" and rawget(t, k) == nil then rawset(t, k, v) end
+  end
+  return t
+end
+local function lazy_index(t, k) return rawget(materialize(t), k) end
+local function lazy_pairs(t) return next, materialize(t), nil end
+
 --- streamGenerateContent?alt=sse. Returns a for-loop iterator over the
---- response chunks (each with .text), a handle (`:status()`, `:close()`),
+--- response chunks (each with .text; the rest of a chunk is decoded on its
+--- first read, docs/performance.md), a handle (`:status()`, `:close()`),
 --- nil, and a closing value — or nil, err when the request fails before
 --- the stream starts. The iterator raises a failure that happens
 --- mid-stream (an error event, a cut stream) after delivering every chunk
@@ -439,7 +457,7 @@ function M.stream(req, opts)
     local deadline = opts.deadline and (token == nil and opts.deadline
       or math.max(0.001, opts.deadline - (core.now() - t0))) or nil
     return with_auth(c, function(h)
-      return http.sse{ url = url, method = "POST", headers = h, body = body,
+      return http.sse{ url = url, method = "POST", headers = h, body = body, _chunks = true,
                        timeout = opts.timeout or c.timeout, deadline = deadline, insecure = c.insecure }
     end)
   end
@@ -470,8 +488,13 @@ function M.stream(req, opts)
   end
   -- The hop ended without a final finishReason (err: why, or nil for a
   -- clean end): resume from the latest checkpoint, or give up.
+  -- the usage of this hop's latest chunk that had one (hop.usage_of: a lazy chunk)
+  local function hop_usage()
+    return hop.usage or (hop.usage_of and hop.usage_of.usageMetadata)
+  end
   local function resume(err)
-    if hop.usage then prev_usage = add_usage(prev_usage, hop.usage) end
+    local hu = hop_usage()
+    if hu then prev_usage = add_usage(prev_usage, hu) end
     local progress = hop.shown or (hop.token ~= nil and hop.token ~= hop.start)
     if not (knobs and ckpt) then return false end
     stalls = progress and 0 or stalls + 1
@@ -513,7 +536,8 @@ function M.stream(req, opts)
         if done then return nil end
         if hop.continue_with then
           -- the server ended this hop with CONTINUATION: the next one goes on
-          if hop.usage then prev_usage = add_usage(prev_usage, hop.usage) end
+          local hu = hop_usage()
+          if hu then prev_usage = add_usage(prev_usage, hu) end
           stalls = 0
           if hops >= knobs.max_hops then
             cut(errors.new("too_large", ("POST %s: the answer was not finished after %d continuation "
@@ -542,6 +566,29 @@ function M.stream(req, opts)
         hop.chunks = hop.chunks + 1
         -- (this runs once per chunk: a nil is tested before type() is called)
         local chunk = ev.json
+        if chunk == nil then
+          local text = ev.text
+          local fr = ev.finish
+          if text ~= nil and n > 1 and skip == "" and prev_usage == nil
+             and (fr == nil or answered or text ~= "") then
+            -- the fast path: one candidate, text parts only (C checked);
+            -- what follows is the slow path's code for such a chunk
+            chunk = setmetatable({ text = text }, { __index = lazy_index, __pairs = lazy_pairs,
+                                                    __materialize = materialize, ev.data })
+            if text ~= "" then
+              answered = true; hop.shown = true
+              if ckpt then since[#since + 1] = text end
+            end
+            if ev.usage then hop.usage, hop.usage_of = nil, chunk end
+            if fr ~= nil then done = true end -- answered: not a finish_error
+            if kept <= PARTIAL_MAX then
+              partial[#partial + 1] = text
+              kept = kept + #text
+            end
+            return chunk
+          end
+          chunk = ev.data ~= nil and json.decode(ev.data) or nil
+        end
         if type(chunk) ~= "table" then
           errors.raise(errors.new("protocol", "POST " .. url .. ": an SSE event is not a JSON object",
                                   { data = ev.data }))
@@ -574,7 +621,7 @@ function M.stream(req, opts)
         if has then answered = true; hop.shown = true end
         local usage = chunk.usageMetadata
         if usage ~= nil and type(usage) == "table" then
-          hop.usage = usage
+          hop.usage, hop.usage_of = usage, nil
           if prev_usage then chunk.usageMetadata = add_usage(prev_usage, usage) end
         end
         chunk.text = text
