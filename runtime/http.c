@@ -357,10 +357,24 @@ static int l_request(lua_State *L) {
 static int next_impl(lua_State *L, int idx);
 static int l_next_bound(lua_State *L);
 
+/* on_start = function(req): called once the request is on its way, before
+ * any response, so that another task can close it (a cancel) while this
+ * one waits for the headers. It runs inside this call: it must not yield. */
+static void call_on_start(lua_State *L) {
+    if (opt_field(L, 1, "on_start", LUA_TFUNCTION) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushvalue(L, 2);
+    lua_call(L, 1, 0);
+}
+
 static int headers_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status;
     (void)ctx;
     http_req *r = check_req(L, 2);
+    if (r->closed) /* closed by another task (on_start's cancel) before the headers */
+        return gl_fail(L, "cancelled", "the request was closed before its response arrived");
     stop_timer(r);
     if (r->timed_out) {
         int n = http_push_curl_error(L, r);
@@ -396,6 +410,7 @@ static int l_stream(lua_State *L) {
     if (!gl_in_task(L)) return luaL_error(L, "http.stream must be called inside a task");
     http_req *r = start(L, M_STREAM);
     if (r->play_fail) return play_failed(L, r);
+    call_on_start(L);
     return headers_k(L, 0, 0);
 }
 
@@ -403,6 +418,7 @@ static int l_sse(lua_State *L) {
     if (!gl_in_task(L)) return luaL_error(L, "http.sse must be called inside a task");
     http_req *r = start(L, M_SSE);
     if (r->play_fail) return play_failed(L, r);
+    call_on_start(L);
     return headers_k(L, 0, 0);
 }
 

@@ -386,7 +386,9 @@ function Chat:_attempt_rest(model, user, emit, deadline, tier)
     local req = self:_request(contents)
     req.serviceTier = tier
     local it, handle = rest.stream(req, { model = model, client = self.client, continuation = knobs,
-      timeout = math.min(idle, remaining), deadline = remaining })
+      timeout = math.min(idle, remaining), deadline = remaining,
+      -- cancellable before its headers arrive too (the page's Stop)
+      on_start = function(h) self._inflight = function() h:close() end end })
     if not it then return nil, handle end
     -- an abandoned turn closes the request in flight (chat:stream's closer)
     self._inflight = function() handle:close() end

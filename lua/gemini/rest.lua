@@ -457,7 +457,7 @@ function M.stream(req, opts)
     local deadline = opts.deadline and (token == nil and opts.deadline
       or math.max(0.001, opts.deadline - (core.now() - t0))) or nil
     return with_auth(c, function(h)
-      return http.sse{ url = url, method = "POST", headers = h, body = body, _chunks = true,
+      return http.sse{ url = url, method = "POST", headers = h, body = body, _chunks = true, on_start = opts.on_start,
                        timeout = opts.timeout or c.timeout, deadline = deadline, insecure = c.insecure }
     end)
   end
