@@ -281,7 +281,8 @@ function Gateway:_handle(real)
     end
   end
   pcall(real.finish, real) -- a streamed answer a handler left open
-  local status = st.status or 500
+  -- nothing sent: the handler's own word (499: the client left first), else 500
+  local status = st.status or (ok and math.type(err) == "integer" and err) or 500
   self.metrics:inc("glrun_gateway_requests_total", { route = router.label(route), status = tostring(status) })
   if self.log then
     self.log:write{ time = core.time(), client = ctx.client, method = req.method, path = req.path,

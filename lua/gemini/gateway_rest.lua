@@ -154,7 +154,7 @@ local function with_policy(g, ctx, models, send)
     local res, err = send(model)
     if res then return res, model, fallback end
     last_err = err
-    if type(err) == "table" and err.kind == "interrupted" then return nil, err end
+    if type(err) == "table" and (err.kind == "interrupted" or err.kind == "cancelled") then return nil, err end
     local ok, d = pcall(p.classify, err, { transport = "rest", model = model }, p)
     if not ok or type(d) ~= "table" then d = { action = "fail", reason = tostring(d) } end
     local action = d.action
@@ -237,11 +237,26 @@ local function stream(req, route, ctx, g, body)
   local sse = (req.query or ""):find("alt=sse", 1, true) ~= nil
   local t0 = core.now()
   local models = M.candidates(route.model, ctx.policy)
+  -- until the first event, a client that goes away closes the upstream
+  -- request at once (on_start hands it over as soon as it is sent), rather
+  -- than when the upstream answers
+  local inflight, waiting = nil, true
+  core.spawn(function()
+    while waiting do
+      if req:closed() then
+        if inflight then inflight:close() end
+        return
+      end
+      core.sleep(0.25)
+    end
+  end)
   local opened, model, fallback = with_policy(g, ctx, models, function(m)
+    if req:closed() then return nil, core.error("cancelled", "the client went away") end
     local h, herr = upstream_headers(c)
     if not h then return nil, herr end
     local url = upstream_url(c, route, m, "streamGenerateContent", sse and "alt=sse" or nil)
-    local spec = { url = url, method = "POST", headers = h, body = body, timeout = c.timeout, insecure = c.insecure }
+    local spec = { url = url, method = "POST", headers = h, body = body, timeout = c.timeout, insecure = c.insecure,
+                   on_start = function(hd) inflight = hd end }
     local it, handle = (sse and http.sse or http.stream)(spec)
     if not it then return nil, (errors.enrich(handle)) end
     -- the first event: an error before it is still retryable
@@ -252,8 +267,14 @@ local function stream(req, route, ctx, g, body)
     end
     return { it = it, handle = handle, first = first }
   end)
+  waiting = false
   ctx.log.model = route.model
   ctx.log.transport = "rest"
+  if not opened and req:closed() then -- the client left first (nginx's 499)
+    ctx.log.error = "cancelled"
+    ctx.metrics:inc("glrun_serve_cancelled_total")
+    return 499
+  end
   if not opened then return relay_error(req, model, base_headers(JSON_TYPE, "rest")) end
   ctx.log.model = model
   ctx.log.fallback = fallback

@@ -132,6 +132,17 @@ for _ in $(seq 1 400); do grep -q 'gemini-many-slow-test' "$TMP/gw.err" && break
 expect_match "a stream the client left is ended (its log line written)" \
   'POST /v1beta/models/gemini-many-slow-test:streamGenerateContent .*status=200' "$(cat "$TMP/gw.err")"
 
+# a client that goes away before the upstream has answered at all (glmock's
+# "hang" never does) frees its upstream request at once (http.sse's
+# on_start), not at the idle timeout (60 s): logged as 499, counted
+curl -s -N --max-time 1 -H "$AUTH" -H "$J" -d '{"contents":[{"parts":[{"text":"a"}]}]}' \
+  "$U/gemini-hang:streamGenerateContent?alt=sse" >/dev/null 2>&1
+for _ in $(seq 1 400); do grep -q 'gemini-hang:streamGenerateContent' "$TMP/gw.err" && break; sleep 0.05; done
+expect_match "a client gone before any answer: the request ends, 499" \
+  'POST /v1beta/models/gemini-hang:streamGenerateContent .*status=499' "$(cat "$TMP/gw.err")"
+gw_curl metrics2 -H "$AUTH" "$GW_URL/metrics"
+expect_match "counted as cancelled" 'glrun_serve_cancelled_total [1-9]' "$(cat "$TMP/metrics2.body")"
+
 # rate limit: a second gateway with 3 requests per minute per client
 kill "$GW_PID" 2>/dev/null; wait "$GW_PID" 2>/dev/null
 start_gateway --access-token-file "$TMP/tokens.txt" --rate-limit 3 --access-log "$TMP/access.log"
