@@ -129,6 +129,17 @@ static int hex4(ptr p) {
     return v;
 }
 
+/* cp (at most U+10FFFF) in UTF-8 at u (room for 4): its length */
+static inline size_t utf8_put(char *u, long cp) {
+    if (cp < 0x80) return u[0] = (char)cp, 1;
+    if (cp < 0x800) return u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)), 2;
+    if (cp < 0x10000)
+        return u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3F)), u[2] = (char)(0x80 | (cp & 0x3F)), 3;
+    u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    u[2] = (char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
 /* The rest of a string that has an escape: s is its first character, p
  * the first backslash. Kept out of line: its buffer would otherwise sit in
  * every frame of the recursion. */
@@ -167,15 +178,7 @@ static __attribute__((noinline)) ptr parse_string_esc(dec *d, ptr s, ptr p) {
                 p += 6;
             }
             char u[4];
-            int n;
-            if (cp < 0x80) u[0] = (char)cp, n = 1;
-            else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
-            else if (cp < 0x10000)
-                u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3F)), u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
-            else
-                u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3F)),
-                u[2] = (char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-            luaL_addlstring(&b, u, (size_t)n);
+            luaL_addlstring(&b, u, utf8_put(u, cp));
             goto run;
         }
         default: return fail(d, p, "invalid escape in string");
@@ -767,15 +770,7 @@ static void add_unescaped(luaL_Buffer *b, ptr p, ptr end) {
                 p += 6;
             }
             char u[4];
-            int n;
-            if (cp < 0x80) u[0] = (char)cp, n = 1;
-            else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
-            else if (cp < 0x10000)
-                u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3F)), u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
-            else
-                u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3F)),
-                u[2] = (char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-            luaL_addlstring(b, u, (size_t)n);
+            luaL_addlstring(b, u, utf8_put(u, cp));
             continue;
         }
         default: c = (char)p[1]; break; /* " \ / */

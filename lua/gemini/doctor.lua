@@ -109,6 +109,9 @@ function M.failed(name, saw, d, err, ms)
            fix = (d and d.hint) or c.fix, ms = ms }
 end
 
+--- Milliseconds since t0 (a core.now() time), rounded: a row's ms.
+function M.ms_since(t0) return math.floor((core.now() - t0) * 1000 + 0.5) end
+
 -- A clock for the run: each probe gets min(timeout, what is left).
 local function budget(opts)
   local t0 = core.now()
@@ -158,7 +161,7 @@ function M.run(opts)
   end
   local ok = true
   for _, r in ipairs(st.rows) do if r.ok == false then ok = false end end
-  return { ok = ok, ms = math.floor((core.now() - st.budget.t0) * 1000 + 0.5), checks = st.rows,
+  return { ok = ok, ms = M.ms_since(st.budget.t0), checks = st.rows,
            backend = c and (c.mock and "glmock" or c.backend) or nil,
            base_url = c and core.redact(c.base_url) or nil, api_version = c and c.api_version or nil }
 end

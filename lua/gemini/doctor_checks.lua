@@ -17,7 +17,7 @@ local doctor = require "gemini.doctor"
 
 local M = {}
 
-local function ms_since(t0) return math.floor((core.now() - t0) * 1000 + 0.5) end
+local ms_since = doctor.ms_since
 
 local function env(name)
   local v = os.getenv(name)

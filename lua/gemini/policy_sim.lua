@@ -166,29 +166,18 @@ end
 function M.failures(dir)
   if type(dir) ~= "string" then error("policy_sim.failures: dir must be a string", 2) end
   local out = { exchanges = 0 }
-  for i = 1, 100000 do
-    local found = false
-    for _, kind in ipairs{ "http", "ws" } do
-      local name = ("%s/%04d-%s.json"):format(dir, i, kind)
-      local f = io.open(name, "rb")
-      if f then
-        found = true
-        local text = f:read("a")
-        f:close()
-        local ex = json.decode(text)
-        if type(ex) ~= "table" or type(ex.request) ~= "table" or type(ex.request.url) ~= "string" then
-          return nil, errors.new("replay", name .. ": not a cassette file (glrun --record writes them)")
-        end
-        out.exchanges = out.exchanges + 1
-        local fl = failure_of(ex)
-        for _, x in ipairs(fl) do
-          x.file = name
-          out[#out + 1] = x
-        end
-        if #fl == 0 then out[#out + 1] = { file = name, ok = true, ex = ex } end
-      end
+  for name, text in require("glrun.cassette").files(dir) do
+    local ex = json.decode(text)
+    if type(ex) ~= "table" or type(ex.request) ~= "table" or type(ex.request.url) ~= "string" then
+      return nil, errors.new("replay", name .. ": not a cassette file (glrun --record writes them)")
     end
-    if not found then break end
+    out.exchanges = out.exchanges + 1
+    local fl = failure_of(ex)
+    for _, x in ipairs(fl) do
+      x.file = name
+      out[#out + 1] = x
+    end
+    if #fl == 0 then out[#out + 1] = { file = name, ok = true, ex = ex } end
   end
   if out.exchanges == 0 then
     return nil, errors.new("replay", dir .. ": no cassette files (NNNN-http.json, NNNN-ws.json) there")

@@ -479,6 +479,13 @@ function M.stream(req, opts)
   local hop = { start = nil, skip = "", chunks = 0 } -- this hop: start token, token, finish, usage, progress
   local ckpt, since = nil, {}    -- the latest checkpoint token, the text shown after it
   local skip = ""                -- text shown before that the resumed hop repeats
+  -- text shown: kept (up to PARTIAL_MAX) for a cut stream's err.partial
+  local function keep_partial(text)
+    if kept <= PARTIAL_MAX then
+      partial[#partial + 1] = text
+      kept = kept + #text
+    end
+  end
   local function cut(err)
     if type(err) == "table" and (err.kind == "stream_cut" or err.kind == "timeout" or err.kind == "network") then
       err.partial = table.concat(partial)
@@ -581,10 +588,7 @@ function M.stream(req, opts)
             end
             if ev.usage then hop.usage, hop.usage_of = nil, chunk end
             if fr ~= nil then done = true end -- answered: not a finish_error
-            if kept <= PARTIAL_MAX then
-              partial[#partial + 1] = text
-              kept = kept + #text
-            end
+            keep_partial(text)
             return chunk
           end
           chunk = ev.data ~= nil and json.decode(ev.data) or nil
@@ -645,10 +649,7 @@ function M.stream(req, opts)
         -- finished(chunk), without a call for the usual lone candidate
         local fr = cand and cand.finishReason
         if (fr ~= nil and fr ~= json.null) or ((not cand or cands[2] ~= nil) and finished(chunk)) then done = true end
-        if kept <= PARTIAL_MAX then
-          partial[#partial + 1] = text
-          kept = kept + #text
-        end
+        keep_partial(text)
         return chunk
       end
       ::continue::

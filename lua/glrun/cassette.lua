@@ -77,30 +77,43 @@ local function path_of(url)
   return (core.redact(url):gsub("^%a[%w+.-]*://[^/]*", ""):gsub("//+", "/"))
 end
 
+--- The files of a recorded session, in order: `for name, text in
+--- cassette.files(dir)` reads NNNN-http.json then NNNN-ws.json for NNNN =
+--- 0001, 0002, ... up to the first number with neither (at most 100000).
+function M.files(dir)
+  local i, k, found = 1, 0, false
+  return function()
+    while true do
+      k = k + 1
+      if k > 2 then
+        if not found or i >= 100000 then return nil end
+        i, k, found = i + 1, 1, false
+      end
+      local name = ("%s/%04d-%s.json"):format(dir, i, k == 1 and "http" or "ws")
+      local f = io.open(name, "rb")
+      if f then
+        found = true
+        local text = f:read("a")
+        f:close()
+        return name, text
+      end
+    end
+  end
+end
+
 local function load()
   if exchanges then return exchanges end
   if not dir then error("glrun.cassette: not replaying (no --replay DIR)", 3) end
   exchanges = {}
-  for i = 1, 100000 do
-    local found = false
-    for _, kind in ipairs{ "http", "ws" } do
-      local name = ("%s/%04d-%s.json"):format(dir, i, kind)
-      local f = io.open(name, "rb")
-      if f then
-        local text = f:read("a")
-        f:close()
-        local ex, err = json.decode(text)
-        if ex == nil then
-          corrupt(name, (#text == 0 and "it is empty" or "it is not JSON (truncated?): " .. err.message))
-        end
-        validate(ex, name)
-        ex.file = name
-        ex.key = ex.request.method .. " " .. path_of(ex.request.url)
-        exchanges[#exchanges + 1] = ex
-        found = true
-      end
+  for name, text in M.files(dir) do
+    local ex, err = json.decode(text)
+    if ex == nil then
+      corrupt(name, (#text == 0 and "it is empty" or "it is not JSON (truncated?): " .. err.message))
     end
-    if not found then break end
+    validate(ex, name)
+    ex.file = name
+    ex.key = ex.request.method .. " " .. path_of(ex.request.url)
+    exchanges[#exchanges + 1] = ex
   end
   if #exchanges == 0 then
     error(core.error("replay", "--replay " .. dir .. ": no cassette files (NNNN-http.json) there", { brief = true }), 0)

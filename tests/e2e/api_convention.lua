@@ -499,6 +499,7 @@ module_rows("gemini.doctor", doctor, {
              misuse = function() return doctor.render(5) end },
   cause_of = { ok = function() return doctor.cause_of({ kind = "model" }) end },
   failed = { ok = function() return doctor.failed("x", "saw", { kind = "region", text = "t" }) end },
+  ms_since = { ok = function() return doctor.ms_since(require("glrun.core").now()) end },
 })
 local doctor_report = require "gemini.doctor_report"
 module_rows("gemini.doctor_report", doctor_report, {

@@ -3,6 +3,7 @@
 # goAway) is walked without network; each failure gets the policy's
 # decision and its wait; --vs puts a second policy beside it.
 . "$(dirname "$0")/lib/sh.sh"
+. "$(dirname "$0")/lib/policy.sh"
 clean_env
 cat > "$TMP/rec.lua" <<'L'
 local http = require "glrun.http"
@@ -48,13 +49,7 @@ expect_match "an error inside a 200 stream: retried" "REST [^ ]+: HTTP 503 UNAVA
 expect_match "a blocked prompt: fail" "REST gemini-3.8-flash-blockprompt: the prompt was blocked \(SAFETY\) +fail" "$OUT"
 expect_match "the total of the waits" "waits in total +[0-9.]+ s" "$OUT"
 
-cat > "$TMP/never.lua" <<'L'
-local default = require "gemini.policy"
-return { classify = function(err, at, p)
-  local d = default.classify(err, at, p)
-  return { action = "fail", reason = d.reason .. " (never retries)" }
-end }
-L
+write_never_policy "$TMP/never.lua"
 run "$GLRUN" policy simulate --vs "$TMP/never.lua" "$TMP/cas"
 expect_eq "--vs: exit 0" 0 "$RC"
 expect_match "--vs: a column per policy" "default +.*never.lua" "$OUT"

@@ -4,6 +4,7 @@
 # default keeps (exit 1, the rows marked); the example cost-aware policy
 # keeps them all.
 . "$(dirname "$0")/lib/sh.sh"
+. "$(dirname "$0")/lib/policy.sh"
 clean_env
 export XDG_CONFIG_HOME="$TMP/xdg"
 
@@ -19,13 +20,7 @@ expect_match "default: a blocked answer fails, nothing enters the history" "^blo
 expect_match "default: the summary" "11 scenarios, 10 answered, 0 lost" "$OUT"
 expect_match "glmock is started by glrun policy test itself" "talking to glmock" "$ERR"
 
-cat > "$TMP/never.lua" <<'L'
-local default = require "gemini.policy"
-return { classify = function(err, at, p)
-  local d = default.classify(err, at, p)
-  return { action = "fail", reason = d.reason .. " (never retries)" }
-end }
-L
+write_never_policy "$TMP/never.lua"
 run "$GLRUN" policy test --policy "$TMP/never.lua"
 expect_eq "a policy that loses answers: exit 1" 1 "$RC"
 expect_match "the lost scenario, the default's outcome beside it" "^Live 404 through a proxy +failed: ws_handshake 404 +0/2 .* +answered over rest [^ ]+ +<- LOST" "$OUT"

@@ -12,11 +12,10 @@
 . "$(dirname "$0")/lib/serve.sh"
 command -v curl >/dev/null || { echo "SKIPPED: curl not installed"; exit 77; }
 start_glmock
-make_token_file
 cat >"$TMP/policy.lua" <<'EOF'
 return { chain = { live = { "gemini-live-text-test" }, rest = { "gemini-2.5-flash" } }, backoff_base = 0.05 }
 EOF
-GW_GLRUN_OPTS="--policy $TMP/policy.lua" start_gateway --access-token-file "$TMP/tokens.txt"
+GW_GLRUN_OPTS="--policy $TMP/policy.lua" start_token_gateway
 WS=$(printf '%s' "$GW_URL" | sed 's/^http/ws/')
 LIVE="$WS//ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 CLIENT="$SRC/tests/e2e/lib/serve_live_client.lua"

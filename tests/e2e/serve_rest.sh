@@ -7,11 +7,10 @@
 . "$(dirname "$0")/lib/serve.sh"
 command -v curl >/dev/null || { echo "SKIPPED: curl not installed"; exit 77; }
 start_glmock
-make_token_file
 cat >"$TMP/policy.lua" <<'EOF'
 return { chain = { live = {}, rest = { "gemini-2.5-pro", "gemini-2.5-flash" } }, backoff_base = 0.05 }
 EOF
-GW_GLRUN_OPTS="--policy $TMP/policy.lua" start_gateway --access-token-file "$TMP/tokens.txt" --max-body 4096 --rate-limit 1000 --retry-wait 4
+GW_GLRUN_OPTS="--policy $TMP/policy.lua" start_token_gateway --max-body 4096 --rate-limit 1000 --retry-wait 4
 AUTH="Authorization: Bearer $GW_TOKEN"
 U=$GW_URL/v1beta/models
 J='Content-Type: application/json'

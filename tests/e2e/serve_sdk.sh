@@ -8,8 +8,7 @@
 command -v node >/dev/null || { echo "SKIPPED: node not installed"; exit 77; }
 [ -d "$SRC/bench/node_modules/@google/genai" ] || { echo "SKIPPED: @google/genai not installed (cd bench && npm ci)"; exit 77; }
 start_glmock
-make_token_file
-start_gateway --access-token-file "$TMP/tokens.txt"
+start_token_gateway
 
 FIDELITY_GATEWAY=1 FIDELITY_KEY="$GW_TOKEN" timeout 240 node "$SRC/tests/sdk/fidelity.mjs" "$GW_URL" >"$TMP/fid.out" 2>&1
 RC=$?

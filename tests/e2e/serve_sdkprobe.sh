@@ -8,8 +8,7 @@ PROBE="$SRC/../shared/tools/sdk-probe/run"
 if [ ! -x "$PROBE" ] && [ ! -f "$PROBE" ]; then echo "SKIPPED: $PROBE not present"; exit 77; fi
 command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIPPED: node/npm not installed"; exit 77; }
 start_glmock
-make_token_file
-start_gateway --access-token-file "$TMP/tokens.txt"
+start_token_gateway
 export SDK_PROBE_CACHE="${SDK_PROBE_CACHE:-$HOME/.cache/glrun-sdk-probe}"
 timeout 240 bash "$PROBE" "$GW_URL" --key="$GW_TOKEN" --live-model=gemini-live-text-test \
   ${SDK_PROBE_ONLY:+--only=$SDK_PROBE_ONLY} >"$TMP/probe.out" 2>&1

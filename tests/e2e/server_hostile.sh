@@ -95,9 +95,7 @@ for _ in $(seq 1 100); do
 done
 expect_eq "no connection left behind (only the one asking)" "open=1 queued=0" "$open"
 
-curl -s -m 20 "$BASE/quit" >/dev/null
-wait_srv 60
-expect_clean_exit "server"
+quit_srv "server"
 
 # max_connections: past it, new connections get 503 and are closed
 cat >"$TMP/max.lua" <<'EOF'
@@ -124,7 +122,5 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 expect_eq "max_connections: served again once the others closed" "fine" "$OUT"
-curl -s -m 20 "$BASE/quit" >/dev/null
-wait_srv 60
-expect_clean_exit "max_connections server"
+quit_srv "max_connections server"
 finish

@@ -137,9 +137,7 @@ expect_eq "pipelined requests answered in order" \
 OUT=$(curl -s -m 20 "$BASE/stats")
 expect_match "stats count the C answers" "rejected=[4-9]" "$OUT"
 
-curl -s -m 20 "$BASE/quit" >/dev/null
-wait_srv 60
-expect_clean_exit "server"
+quit_srv "server"
 expect_no_match "trace: no API key or token" "SECRETKEY123|SECRETTOKEN456|SECRETKEY789" "$(cat "$TMP/trace.jsonl")"
 expect_match "trace: server_request records" '"kind":"server_request"' "$(cat "$TMP/trace.jsonl")"
 finish

@@ -101,9 +101,7 @@ curl -s -m 1 "$BASE/wait" >/dev/null
 if wait_for "$TMP/srv.out" '^WAIT saw the client go' 30; then ok "disconnect before the answer: req:closed() true"
 else bad "disconnect before the answer: never noticed"; fi
 
-curl -s -m 20 "$BASE/quit" >/dev/null
-wait_srv 60
-expect_clean_exit "server"
+quit_srv "server"
 
 # SIGTERM (no stop_signals) while a stream is open: every wait fails, the
 # run stops (128+15), open requests are closed with the Lua state

@@ -72,7 +72,5 @@ if command -v node >/dev/null && [ -d "$SRC/bench/node_modules/ws" ]; then
   expect_eq "wss echo" "GOT over tls" "$OUT"
 fi
 
-curl -s -m 20 --cacert "$TMP/cert.pem" "$HBASE/quit" >/dev/null
-wait_srv 60
-expect_clean_exit "server"
+quit_srv "server" --cacert "$TMP/cert.pem" "$HBASE/quit"
 finish

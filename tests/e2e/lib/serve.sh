@@ -27,6 +27,12 @@ start_gateway() {
   done
   [ -n "$GW_URL" ] || { echo "not ok - glrun serve did not start: $(cat "$TMP/gw.err")"; exit 1; }
 }
+# start_token_gateway ARGS...: make_token_file, then start_gateway with
+# --access-token-file $TMP/tokens.txt ARGS...
+start_token_gateway() {
+  make_token_file
+  start_gateway --access-token-file "$TMP/tokens.txt" "$@"
+}
 # gw_curl NAME ARGS...: curl against the gateway, bounded; the body in
 # $TMP/NAME.body, the headers in $TMP/NAME.head; sets CODE
 gw_curl() {

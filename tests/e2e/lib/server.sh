@@ -31,6 +31,16 @@ wait_srv() {
   fi
 }
 
+# quit_srv WHAT [CURL ARGS...]: ask the server to stop (GET $BASE/quit, or
+# curl with the ARGS given), wait for it (60 s), and check its exit is clean
+quit_srv() {
+  local what=$1; shift
+  [ $# -gt 0 ] || set -- "$BASE/quit"
+  curl -s -m 20 "$@" >/dev/null
+  wait_srv 60
+  expect_clean_exit "$what"
+}
+
 # wait_for FILE REGEX [SECONDS]: poll until FILE matches (bounded); 0 if it did
 wait_for() {
   local n=$(( ${3:-30} * 20 ))
