@@ -129,6 +129,23 @@ static int hex4(ptr p) {
     return v;
 }
 
+/* The character a one-letter escape (\" \\ \/ \b \f \n \r \t) stands
+ * for, or -1 when e is not one (\u, or an invalid escape). */
+static inline int simple_escape(unsigned char e) {
+    switch (e) {
+    case '"': case '\\': case '/': return e;
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return -1;
+    }
+}
+
+/* The code point of a UTF-16 surrogate pair (hi in D800-DBFF, lo in DC00-DFFF) */
+static inline long utf16_pair(long hi, long lo) { return 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00); }
+
 /* cp (at most U+10FFFF) in UTF-8 at u (room for 4): its length */
 static inline size_t utf8_put(char *u, long cp) {
     if (cp < 0x80) return u[0] = (char)cp, 1;
@@ -151,17 +168,11 @@ static __attribute__((noinline)) ptr parse_string_esc(dec *d, ptr s, ptr p) {
     for (;;) {
         /* p is at a backslash */
         if (end - p < 2) return fail(d, end, "");
-        char c;
-        switch (p[1]) {
-        case '"': c = '"'; break;
-        case '\\': c = '\\'; break;
-        case '/': c = '/'; break;
-        case 'b': c = '\b'; break;
-        case 'f': c = '\f'; break;
-        case 'n': c = '\n'; break;
-        case 'r': c = '\r'; break;
-        case 't': c = '\t'; break;
-        case 'u': {
+        int c = simple_escape(p[1]);
+        if (c >= 0) {
+            luaL_addchar(&b, (char)c);
+            p += 2;
+        } else if (p[1] == 'u') {
             for (ptr h = p + 2; h < p + 6; h++) {
                 if (h == end) return fail(d, end, "");
                 if (!((unsigned)(*h - '0') < 10 || (unsigned)((*h | 0x20) - 'a') < 6)) return fail(d, p, "invalid \\u escape");
@@ -174,18 +185,14 @@ static __attribute__((noinline)) ptr parse_string_esc(dec *d, ptr s, ptr p) {
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
                 if (lo < 0xDC00 || lo > 0xDFFF) return fail(d, esc, "lone UTF-16 surrogate in \\u escape");
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                cp = utf16_pair(cp, lo);
                 p += 6;
             }
             char u[4];
             luaL_addlstring(&b, u, utf8_put(u, cp));
-            goto run;
-        }
-        default: return fail(d, p, "invalid escape in string");
-        }
-        luaL_addchar(&b, c);
-        p += 2;
-    run: /* a run of characters up to the next backslash or the end quote */
+        } else
+            return fail(d, p, "invalid escape in string");
+        /* a run of characters up to the next backslash or the end quote */
         s = p;
         for (;;) {
             p = scan_plain(p, end);
@@ -512,21 +519,18 @@ static ptr sk_string(ptr p, ptr end, int *esc) {
         if (c != '\\') return NULL; /* a control character */
         *esc = 1;
         if (end - p < 2) return NULL;
-        switch (p[1]) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': p += 2; continue;
-        case 'u': {
-            if (end - p < 6) return NULL;
-            int cp = hex4(p + 2);
-            if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return NULL;
-            p += 6;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
-                if (lo < 0xDC00 || lo > 0xDFFF) return NULL;
-                p += 6;
-            }
+        if (simple_escape(p[1]) >= 0) {
+            p += 2;
             continue;
         }
-        default: return NULL;
+        if (p[1] != 'u' || end - p < 6) return NULL;
+        int cp = hex4(p + 2);
+        if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return NULL;
+        p += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF) return NULL;
+            p += 6;
         }
     }
 }
@@ -755,28 +759,20 @@ static void add_unescaped(luaL_Buffer *b, ptr p, ptr end) {
         while (p < end && *p != '\\') p++;
         luaL_addlstring(b, (const char *)s, (size_t)(p - s));
         if (p == end) break;
-        char c;
-        switch (p[1]) {
-        case 'b': c = '\b'; break;
-        case 'f': c = '\f'; break;
-        case 'n': c = '\n'; break;
-        case 'r': c = '\r'; break;
-        case 't': c = '\t'; break;
-        case 'u': {
-            long cp = hex4(p + 2);
-            p += 6;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p + 2) - 0xDC00);
-                p += 6;
-            }
-            char u[4];
-            luaL_addlstring(b, u, utf8_put(u, cp));
+        int c = simple_escape(p[1]);
+        if (c >= 0) {
+            luaL_addchar(b, (char)c);
+            p += 2;
             continue;
         }
-        default: c = (char)p[1]; break; /* " \ / */
+        long cp = hex4(p + 2); /* \u, validated by sk_string */
+        p += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            cp = utf16_pair(cp, hex4(p + 2));
+            p += 6;
         }
-        luaL_addchar(b, c);
-        p += 2;
+        char u[4];
+        luaL_addlstring(b, u, utf8_put(u, cp));
     }
 }
 
