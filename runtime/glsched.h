@@ -6,6 +6,7 @@
 void gl_sched_init(lua_State *L, uv_loop_t *loop);
 gl_task *gl_task_spawn(lua_State *L, int nargs); /* fn + nargs on stack -> pushes task */
 int gl_sched_run(void);               /* 0, or -1 on deadlock */
+void gl_sched_set_main(gl_task *t);   /* its failure stops the run: every other task's wait fails */
 int gl_sched_live(void);
 int gl_sched_interrupted(void);     /* the run stops: untrapped Ctrl-C, SIGTERM, SIGHUP */
 int gl_sched_stop_signal(void);     /* SIGTERM or SIGHUP when one stopped the run, else 0 */

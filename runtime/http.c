@@ -35,6 +35,9 @@ static http_req *check_req(lua_State *L, int i) { return luaL_checkudata(L, i, R
 
 static void timer_free(uv_handle_t *h) { free(h); }
 
+/* the registry key of gemini.rest.stream's lazy-chunk metatable (_chunks) */
+static char CHUNK_MT;
+
 static void req_release(http_req *r) {
     if (r->closed) return;
     r->closed = 1;
@@ -217,7 +220,11 @@ static http_req *start(lua_State *L, int mode) {
     size_t max_event = DEFAULT_MAX_EVENT;
     if (opt_field(L, 1, "max_event", LUA_TNUMBER) != LUA_TNIL) max_event = (size_t)lua_tointeger(L, -1);
     if (opt_field(L, 1, "decode", LUA_TBOOLEAN) != LUA_TNIL) r->decode = lua_toboolean(L, -1);
-    if (opt_field(L, 1, "_chunks", LUA_TBOOLEAN) != LUA_TNIL) r->chunks = lua_toboolean(L, -1);
+    if (opt_field(L, 1, "_chunks", LUA_TTABLE) != LUA_TNIL) { /* the lazy chunks' shared metatable */
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &CHUNK_MT);
+        r->chunks = 1;
+    }
 
     r->closed = 0;
     snprintf(r->method, sizeof r->method, "%s", method);
@@ -293,6 +300,10 @@ static http_req *start(lua_State *L, int mode) {
     if (mode == M_SSE) {
         sse_init(&r->sse, max_event);
         r->sse_ready = 1;
+        /* a long stream: 64 KiB reads (curl's default is 16 KiB), a quarter
+         * of the recv and poll calls; pages the stream never fills stay
+         * untouched (docs/performance.md) */
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024);
     }
     r->tap = gl_tap_begin(GL_TAP_HTTP, method, url, tr.p, has_body ? body : NULL, body_len, NULL);
     gl_buf_free(&tr);
@@ -354,7 +365,7 @@ static int l_request(lua_State *L) {
 
 /* ---- stream / sse: wait for headers, then iterate -------------------- */
 
-static int next_impl(lua_State *L, int idx);
+static int next_impl(lua_State *L, http_req *r);
 static int l_next_bound(lua_State *L);
 
 /* on_start = function(req): called once the request is on its way, before
@@ -466,31 +477,139 @@ static int sse_end(lua_State *L, http_req *r) {
 static int next_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status;
     (void)ctx;
-    return next_impl(L, 1); /* both entry points leave the request at 1 */
+    return next_impl(L, lua_touserdata(L, 1)); /* both entry points leave the checked request at 1 */
 }
 
-/* http.sse{_chunks = true} (gemini.rest.stream): an event that is a
- * simple GenerateContentResponse (jsondec_chunk_scan) gets .text, .finish
- * (its finishReason, when a string) and .usage (true: it has usageMetadata)
- * instead of .json; the caller decodes .data when it needs more. */
-static int chunk_fast(lua_State *L, const char *s, size_t len) {
-    jsondec_chunk_info ci;
-    if (!jsondec_chunk_scan(s, len, &ci)) return 0;
-    jsondec_chunk_push_text(L, &ci);
-    lua_setfield(L, -2, "text");
-    if (ci.finish) {
-        lua_pushlstring(L, ci.finish, ci.finish_len);
-        lua_setfield(L, -2, "finish");
+/* http.sse{_chunks = MT} (gemini.rest.stream): an event that is a simple
+ * GenerateContentResponse (jsondec_chunk_scan) becomes a lazy chunk, built
+ * here without an event table: {text = TEXT, [MT] = DATA} with metatable MT
+ * (the caller's; its handlers decode DATA on the first read of any other
+ * field). The iterator then returns chunk, text, finishReason (a string, or
+ * nil) and whether it has usageMetadata; any other event is an event table
+ * as without _chunks. */
+
+/* n's lazy chunk and its text (pushed in that order), or 0 pushed when n is
+ * not a simple chunk */
+static int push_chunk(lua_State *L, ev_node *n, jsondec_chunk_info *ci) {
+    if (n->not_chunk || !jsondec_chunk_scan(n->mem, n->data_len, ci)) {
+        n->not_chunk = 1;
+        return 0;
     }
-    if (ci.usage) {
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "usage");
+    lua_createtable(L, 0, 2);
+    jsondec_chunk_push_text(L, ci);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "text");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &CHUNK_MT);
+    lua_pushvalue(L, -1);
+    lua_pushlstring(L, n->mem, n->data_len);
+    lua_rawset(L, -5);
+    lua_setmetatable(L, -3);
+    return 1;
+}
+
+static int chunk_fast(lua_State *L, ev_node *n) {
+    jsondec_chunk_info ci;
+    if (!push_chunk(L, n, &ci)) return 0;
+    if (ci.finish) lua_pushlstring(L, ci.finish, ci.finish_len);
+    else lua_pushnil(L);
+    lua_pushboolean(L, ci.usage);
+    return 4;
+}
+
+static ev_node *evq_pop(http_req *r) {
+    ev_node *n = r->evq_head;
+    r->evq_head = n->next;
+    if (!r->evq_head) r->evq_tail = NULL;
+    r->evq_bytes -= n->data_len + n->event_len + n->id_len;
+    r->events++;
+    return n;
+}
+
+#define FILL_MAX 64
+/* http._chunk_fill(req, chunks, texts) -> k, text_bytes, last_usage, shown:
+ * gemini.rest.stream's batch. Moves up to FILL_MAX queued events that are
+ * lazy chunks without a finishReason into chunks[1..k] and their texts into
+ * texts[1..k]; text_bytes is the texts' total length, last_usage the index
+ * of the last one with usageMetadata (0: none), shown whether a text is not
+ * empty. Stops at any other event and at an empty queue; never waits and
+ * never raises (a closed or late request gives 0: the iterator says why). */
+static int l_chunk_fill(lua_State *L) {
+    http_req *r = check_req(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Integer k = 0, bytes = 0, ulast = 0;
+    int shown = 0;
+    if (r->chunks && !r->closed && r->mode == M_SSE && !past_deadline(r)) {
+        while (k < FILL_MAX && r->evq_head) {
+            jsondec_chunk_info ci;
+            ev_node *n = r->evq_head;
+            if (!push_chunk(L, n, &ci)) break;
+            if (ci.finish) { /* the iterator gives it, with its finishReason */
+                lua_pop(L, 2);
+                break;
+            }
+            free(evq_pop(r));
+            k++;
+            size_t tl = lua_rawlen(L, -1);
+            bytes += (lua_Integer)tl;
+            shown |= tl > 0;
+            if (ci.usage) ulast = k;
+            lua_rawseti(L, 3, k);
+            lua_rawseti(L, 2, k);
+        }
+        if (k && r->paused && r->evq_bytes < HIGH_WATER / 2) http_resume(r);
+    }
+    lua_pushinteger(L, k);
+    lua_pushinteger(L, bytes);
+    lua_pushinteger(L, ulast);
+    lua_pushboolean(L, shown);
+    return 4;
+}
+
+/* an SSE event as a table: data, event, id, and json (decode = true) */
+static int push_event(lua_State *L, http_req *r, ev_node *n) {
+    lua_createtable(L, 0, 4);
+    lua_pushlstring(L, n->mem, n->data_len);
+    lua_setfield(L, -2, "data");
+    if (n->event_len) {
+        lua_pushlstring(L, n->event, n->event_len);
+        lua_setfield(L, -2, "event");
+    }
+    if (n->id_len) {
+        lua_pushlstring(L, n->id, n->id_len);
+        lua_setfield(L, -2, "id");
+    }
+    if (r->decode) {
+        char jerr[256];
+        if (!gl_json_decode(L, n->mem, n->data_len, jerr, sizeof jerr)) {
+            int e = gl_error_new(L, "protocol", "%s %s: malformed JSON in SSE event #%lu: %s", r->method, r->url,
+                                 r->events, jerr);
+            http_set_common(L, e, r);
+            size_t rl;
+            char *red = gl_redact(n->mem, n->data_len, &rl);
+            lua_pushlstring(L, red, rl > 4096 ? 4096 : rl);
+            free(red);
+            lua_setfield(L, e, "data");
+            free(n);
+            return lua_error(L);
+        }
+        if (lua_istable(L, -1)) {
+            int is_error = lua_getfield(L, -1, "error") != LUA_TNIL;
+            lua_pop(L, 1);
+            if (is_error) { /* an error sent as an event: the server's words enter here */
+                gl_redact_value(L, -1);
+                lua_getfield(L, -2, "data");
+                gl_redact_value(L, -1);
+                lua_setfield(L, -3, "data");
+            }
+        }
+        lua_setfield(L, -2, "json");
     }
     return 1;
 }
 
-static int next_impl(lua_State *L, int idx) {
-    http_req *r = check_req(L, idx);
+/* r: the request at stack index 1 (checked by the entry points) */
+static int next_impl(lua_State *L, http_req *r) {
     stop_timer(r);
     if (r->closed) return gl_closed(L, "http.request");
     if (past_deadline(r)) {
@@ -499,51 +618,12 @@ static int next_impl(lua_State *L, int idx) {
         return lua_error(L);
     }
     if (r->mode == M_SSE && r->evq_head) {
-        ev_node *n = r->evq_head;
-        r->evq_head = n->next;
-        if (!r->evq_head) r->evq_tail = NULL;
-        r->evq_bytes -= n->data_len + n->event_len + n->id_len;
-        r->events++;
-        lua_createtable(L, 0, 4);
-        lua_pushlstring(L, n->mem, n->data_len);
-        lua_setfield(L, -2, "data");
-        if (n->event_len) {
-            lua_pushlstring(L, n->event, n->event_len);
-            lua_setfield(L, -2, "event");
-        }
-        if (n->id_len) {
-            lua_pushlstring(L, n->id, n->id_len);
-            lua_setfield(L, -2, "id");
-        }
-        if (r->decode && !(r->chunks && chunk_fast(L, n->mem, n->data_len))) {
-            char jerr[256];
-            if (!gl_json_decode(L, n->mem, n->data_len, jerr, sizeof jerr)) {
-                int e = gl_error_new(L, "protocol", "%s %s: malformed JSON in SSE event #%lu: %s", r->method, r->url,
-                                     r->events, jerr);
-                http_set_common(L, e, r);
-                size_t rl;
-                char *red = gl_redact(n->mem, n->data_len, &rl);
-                lua_pushlstring(L, red, rl > 4096 ? 4096 : rl);
-                free(red);
-                lua_setfield(L, e, "data");
-                free(n);
-                return lua_error(L);
-            }
-            if (lua_istable(L, -1)) {
-                int is_error = lua_getfield(L, -1, "error") != LUA_TNIL;
-                lua_pop(L, 1);
-                if (is_error) { /* an error sent as an event: the server's words enter here */
-                    gl_redact_value(L, -1);
-                    lua_getfield(L, -2, "data");
-                    gl_redact_value(L, -1);
-                    lua_setfield(L, -3, "data");
-                }
-            }
-            lua_setfield(L, -2, "json");
-        }
+        ev_node *n = evq_pop(r);
+        int nret = r->chunks ? chunk_fast(L, n) : 0;
+        if (!nret) nret = push_event(L, r, n);
         free(n);
         if (r->paused && r->evq_bytes < HIGH_WATER / 2) http_resume(r);
-        return 1;
+        return nret;
     }
     if (r->mode == M_STREAM && r->body_off < r->body.len) {
         lua_pushlstring(L, r->body.p + r->body_off, r->body.len - r->body_off);
@@ -554,7 +634,7 @@ static int next_impl(lua_State *L, int idx) {
     }
     if (r->paused) { /* drained: let curl deliver more (may call write_cb now) */
         http_resume(r);
-        if (r->evq_head || r->body_off < r->body.len) return next_impl(L, idx);
+        if (r->evq_head || r->body_off < r->body.len) return next_impl(L, r);
     }
     if (r->state == S_DONE) {
         if (r->mode == M_SSE)
@@ -575,14 +655,14 @@ static int next_impl(lua_State *L, int idx) {
 static int l_next(lua_State *L) {
     lua_settop(L, 1);
     if (!gl_in_task(L)) return luaL_error(L, "http: stream iterators must run inside a task");
-    return next_impl(L, 1);
+    return next_impl(L, check_req(L, 1));
 }
 
 static int l_next_bound(lua_State *L) {
     lua_settop(L, 0);
-    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(1)); /* a request: the upvalue was set by http.sse/http.stream */
     if (!gl_in_task(L)) return luaL_error(L, "http: stream iterators must run inside a task");
-    return next_impl(L, 1);
+    return next_impl(L, lua_touserdata(L, 1));
 }
 
 static int l_close(lua_State *L) {
@@ -632,7 +712,8 @@ static int l_curl_version(lua_State *L) {
 }
 
 static const luaL_Reg http_funcs[] = {
-    {"request", l_request}, {"stream", l_stream}, {"sse", l_sse}, {"curl_version", l_curl_version}, {NULL, NULL},
+    {"request", l_request}, {"stream", l_stream}, {"sse", l_sse}, {"curl_version", l_curl_version},
+    {"_chunk_fill", l_chunk_fill}, {NULL, NULL},
 };
 
 int luaopen_glrun_http(lua_State *L) {

@@ -16,6 +16,7 @@ static int on_event(void *ud, const sse_event *ev) {
     ev_node *n = malloc(sizeof *n + ev->data_len + ev->event_len + ev->id_len + 3);
     if (!n) return 1;
     n->next = NULL;
+    n->not_chunk = 0;
     n->data_len = ev->data_len;
     n->event_len = ev->event_len;
     n->id_len = ev->id_len;

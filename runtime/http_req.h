@@ -26,6 +26,7 @@ enum { S_NEW, S_RUNNING, S_DONE };
 typedef struct ev_node {
     struct ev_node *next;
     size_t data_len, event_len, id_len;
+    int not_chunk;    /* _chunks: jsondec_chunk_scan said no (do not scan twice) */
     char *event, *id; /* point into mem */
     char mem[];       /* data \0 event \0 id \0 */
 } ev_node;

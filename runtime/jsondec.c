@@ -64,8 +64,11 @@ static ptr fail(dec *d, ptr at, const char *what) {
     return NULL;
 }
 
+/* 1 for JSON's four whitespace bytes: one load per byte instead of five compares */
+static const unsigned char ws[256] = {[' '] = 1, ['\n'] = 1, ['\r'] = 1, ['\t'] = 1};
+
 static inline ptr skip_ws(ptr p, ptr end) {
-    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    while (p < end && ws[*p]) p++;
     return p;
 }
 

@@ -407,6 +407,7 @@ int main(int argc, char **argv) {
     for (int k = script_index + 1; script_index && k < argc; k++) lua_pushstring(L, argv[k]);
     int pushed = lua_gettop(L) - top;
     gl_task *main_task = gl_task_spawn(L, pushed + 1); /* run_main, actions, args */
+    gl_sched_set_main(main_task);
     int main_idx = lua_gettop(L);
 
     if (gl_sched_run() != 0) {

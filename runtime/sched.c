@@ -84,6 +84,8 @@ static struct {
     uv_async_t sigasync;
     int failed_unjoined; /* count of failed tasks nobody joined */
     gl_task *all;        /* unfinished tasks, for interrupts */
+    gl_task *main;       /* the main script's task (gl_sched_set_main) */
+    int abort;           /* the main script failed: every wait fails from then on */
 } rt;
 
 /* The running slice, shared with the watchdog thread: slice_seq is the
@@ -149,6 +151,7 @@ void gl_waiter_cancel(gl_waiter *w) { gl_wake(w); }
  * after catching it may run to its end. With a trap, Ctrl-C tells each
  * task once and the run goes on. */
 static int interrupt_due(gl_task *t, int waiting) {
+    if (rt.abort && waiting && t) return 1;
     if (!rt.interrupted || !t) return 0;
     if (waiting && (!rt.trap || rt.stop_sig)) {
         t->int_seen = (unsigned)rt.int_epoch;
@@ -160,6 +163,10 @@ static int interrupt_due(gl_task *t, int waiting) {
 }
 
 static int raise_interrupted(lua_State *L) {
+    if (rt.abort && !rt.interrupted) {
+        gl_error_new(L, "interrupted", "the main script failed: glrun is stopping");
+        return lua_error(L);
+    }
     int sig = rt.stop_sig ? rt.stop_sig : SIGINT;
     const char *name = sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
     int e = sig == SIGINT ? gl_error_new(L, "interrupted", "interrupted")
@@ -194,7 +201,7 @@ int gl_yield(lua_State *L, gl_waiter *w, lua_KContext ctx, lua_KFunction k) {
      * script that caught the error and waits again must not hang), after
      * the other tasks had their turn (a catch-and-retry loop must not
      * starve them) */
-    if (rt.interrupted && (!rt.trap || rt.stop_sig)) gl_wake(w);
+    if ((rt.interrupted && (!rt.trap || rt.stop_sig)) || rt.abort) gl_wake(w);
     lua_pushlightuserdata(L, &SENTINEL);
     return lua_yieldk(L, 1, (lua_KContext)t, task_k);
 }
@@ -365,6 +372,9 @@ static void finish(gl_task *t, int failed) {
     t->ref = LUA_NOREF;
 }
 
+static int is_interrupted_error(lua_State *co);
+static void gl_task_wake_all(void);
+
 static void run(gl_task *t) {
     int nres = 0;
     rt.current = t;
@@ -412,6 +422,12 @@ static void run(gl_task *t) {
     t->tb_ref = luaL_ref(rt.L, LUA_REGISTRYINDEX);
     t->nres = 1;
     finish(t, 1);
+    /* the main script failed: the run stops (its error is reported at
+     * once, not after the tasks it left waiting, say on a socket, end) */
+    if (t == rt.main && !is_interrupted_error(t->co)) {
+        rt.abort = 1;
+        gl_task_wake_all();
+    }
 }
 
 static void idle_cb(uv_idle_t *h) {
@@ -824,6 +840,8 @@ int gl_sched_run(void) {
 }
 
 int gl_sched_live(void) { return rt.live; }
+
+void gl_sched_set_main(gl_task *t) { rt.main = t; }
 
 static int is_interrupted_error(lua_State *co) {
     if (!lua_istable(co, -1)) return 0;

@@ -402,22 +402,26 @@ local function trim_shown(chunk, skip)
   return skip
 end
 
--- A chunk the C fast path read (http.sse{_chunks = true}: jsondec_chunk_scan
--- found .text without building tables): a table with .text whose other
--- fields are decoded from the event's data on the first read of any of them
--- (or pairs, or glrun.json.encode: __materialize), then copied into it;
--- its metatable goes away then. A field the script set before stays.
+-- A chunk the C fast path read (http.sse{_chunks = CHUNK_MT}: jsondec_chunk_scan
+-- found .text without building tables): {text = TEXT, [CHUNK_MT] = DATA}
+-- made in C with the shared metatable CHUNK_MT. Its other fields are decoded
+-- from DATA on the first read of any of them (or pairs, or
+-- glrun.json.encode: __materialize), then copied into it; the metatable
+-- and DATA go away then. A field the script set before stays.
+local CHUNK_MT = {}
 local function materialize(t)
-  local mt = getmetatable(t)
+  local data = rawget(t, CHUNK_MT)
   setmetatable(t, nil)
-  local full = json.decode(mt[1]) -- validated by the scan: cannot fail
+  rawset(t, CHUNK_MT, nil)
+  local full = json.decode(data) -- validated by the scan: cannot fail
   for k, v in next, full do
     if k ~= "text" and rawget(t, k) == nil then rawset(t, k, v) end
   end
   return t
 end
-local function lazy_index(t, k) return rawget(materialize(t), k) end
-local function lazy_pairs(t) return next, materialize(t), nil end
+CHUNK_MT.__index = function(t, k) return rawget(materialize(t), k) end
+CHUNK_MT.__pairs = function(t) return next, materialize(t), nil end
+CHUNK_MT.__materialize = materialize
 
 --- streamGenerateContent?alt=sse. Returns a for-loop iterator over the
 --- response chunks (each with .text; the rest of a chunk is decoded on its
@@ -457,7 +461,7 @@ function M.stream(req, opts)
     local deadline = opts.deadline and (token == nil and opts.deadline
       or math.max(0.001, opts.deadline - (core.now() - t0))) or nil
     return with_auth(c, function(h)
-      return http.sse{ url = url, method = "POST", headers = h, body = body, _chunks = true, on_start = opts.on_start,
+      return http.sse{ url = url, method = "POST", headers = h, body = body, _chunks = CHUNK_MT, on_start = opts.on_start,
                        timeout = opts.timeout or c.timeout, deadline = deadline, insecure = c.insecure }
     end)
   end
@@ -473,7 +477,7 @@ function M.stream(req, opts)
     __close = function() if cur then cur:close() end end,
     __tostring = function() return tostring(cur) end,
   })
-  local n, done, partial, kept = 0, false, {}, 0
+  local n, done, partial, np, kept = 0, false, {}, 0, 0
   local answered = false         -- text or a call delivered, over every hop
   local prev_usage = nil         -- usage of the finished hops, summed
   local hop = { start = nil, skip = "", chunks = 0 } -- this hop: start token, token, finish, usage, progress
@@ -482,7 +486,7 @@ function M.stream(req, opts)
   -- text shown: kept (up to PARTIAL_MAX) for a cut stream's err.partial
   local function keep_partial(text)
     if kept <= PARTIAL_MAX then
-      partial[#partial + 1] = text
+      np = np + 1; partial[np] = text
       kept = kept + #text
     end
   end
@@ -527,9 +531,54 @@ function M.stream(req, opts)
       core.sleep(math.min(2, 0.25 * 2 ^ (stalls - 1)))
     end
   end
+  -- a batch of lazy chunks the C side had queued (http._chunk_fill): given
+  -- out one per call, their bookkeeping done for the whole batch at once
+  local cbuf, tbuf, bi, bn = {}, {}, 0, 0
+  local fill = http._chunk_fill
   local function next_chunk()
+    if bi < bn then
+      bi = bi + 1
+      return cbuf[bi]
+    end
+    if n > 0 and skip == "" and prev_usage == nil then
+      -- the fast path's conditions (below) hold for a whole batch: chunks
+      -- without a finishReason, after the first, nothing to skip or to sum
+      local k, bytes, ulast, shown = fill(cur, cbuf, tbuf)
+      if k > 0 then
+        n = n + k
+        hop.chunks = hop.chunks + k
+        if shown then answered = true; hop.shown = true end
+        if ckpt then
+          for i = 1, k do
+            if tbuf[i] ~= "" then since[#since + 1] = tbuf[i] end
+          end
+        end
+        if ulast > 0 then hop.usage, hop.usage_of = nil, cbuf[ulast] end
+        if kept <= PARTIAL_MAX then -- keep_partial, for the batch
+          table.move(tbuf, 1, k, np + 1, partial)
+          np, kept = np + k, kept + bytes
+        end
+        bi, bn = 1, k
+        return cbuf[1]
+      end
+    end
     while true do
-      local ok, ev = pcall(it)
+      local ok, ev, text, fr, usage = pcall(it) -- text ~= nil: ev is a lazy chunk (CHUNK_MT)
+      -- The fast path: a lazy chunk (one candidate, text parts only: C
+      -- checked) after the first, with nothing to skip or to sum; what
+      -- follows is the slow path's code for such a chunk, kept inline.
+      if text ~= nil and n > 0 and skip == "" and prev_usage == nil and (fr == nil or answered or text ~= "") then
+        n = n + 1
+        hop.chunks = hop.chunks + 1
+        if text ~= "" then
+          answered = true; hop.shown = true
+          if ckpt then since[#since + 1] = text end
+        end
+        if usage then hop.usage, hop.usage_of = nil, ev end
+        if fr ~= nil then done = true end -- answered: not a finish_error
+        if kept <= PARTIAL_MAX then np = np + 1; partial[np] = text; kept = kept + #text end -- keep_partial
+        return ev
+      end
       if not ok then
         ev = errors.enrich(ev)
         if type(ev) == "table" and ev.kind == "interrupted" then errors.raise(ev) end
@@ -572,26 +621,12 @@ function M.stream(req, opts)
         n = n + 1
         hop.chunks = hop.chunks + 1
         -- (this runs once per chunk: a nil is tested before type() is called)
-        local chunk = ev.json
-        if chunk == nil then
-          local text = ev.text
-          local fr = ev.finish
-          if text ~= nil and n > 1 and skip == "" and prev_usage == nil
-             and (fr == nil or answered or text ~= "") then
-            -- the fast path: one candidate, text parts only (C checked);
-            -- what follows is the slow path's code for such a chunk
-            chunk = setmetatable({ text = text }, { __index = lazy_index, __pairs = lazy_pairs,
-                                                    __materialize = materialize, ev.data })
-            if text ~= "" then
-              answered = true; hop.shown = true
-              if ckpt then since[#since + 1] = text end
-            end
-            if ev.usage then hop.usage, hop.usage_of = nil, chunk end
-            if fr ~= nil then done = true end -- answered: not a finish_error
-            keep_partial(text)
-            return chunk
-          end
-          chunk = ev.data ~= nil and json.decode(ev.data) or nil
+        local chunk
+        if text ~= nil then -- a lazy chunk the fast path above did not take
+          chunk = json.decode(rawget(ev, CHUNK_MT))
+        else
+          chunk = ev.json
+          if chunk == nil then chunk = ev.data ~= nil and json.decode(ev.data) or nil end
         end
         if type(chunk) ~= "table" then
           errors.raise(errors.new("protocol", "POST " .. url .. ": an SSE event is not a JSON object",

@@ -198,5 +198,71 @@ do
   assert(not ok and type(err) == "table" and err.kind == "blocked", tostring(err))
 end
 
+-- long streams: the lazy chunks the C side had queued are taken in batches
+-- (http._chunk_fill); every chunk still comes out, in order, each one lazy
+-- with its own fields, and the bookkeeping (partial text, usage, the end)
+-- is the one-by-one path's
+local function long_body(n, last)
+  local ev = {}
+  ev[1] = "data: " .. FIRST .. "\r\n\r\n"
+  for i = 1, n do
+    local text = i % 50 == 0 and "" or ("t" .. i .. (i % 7 == 0 and "\\n" or " "))
+    ev[#ev + 1] = ('data: {"candidates": [{"content": {"parts": [{"text": "%s"}],"role": "model"},"index": 0}],'
+      .. '"usageMetadata": {"promptTokenCount": 1,"totalTokenCount": %d},"responseId": "r%d"}\r\n\r\n'):format(text, i, i)
+  end
+  if last then ev[#ev + 1] = "data: " .. last .. "\r\n\r\n" end
+  return table.concat(ev)
+end
+local function want_text(i) return i % 50 == 0 and "" or ("t" .. i .. (i % 7 == 0 and "\n" or " ")) end
+
+do -- 1000 chunks, then LAST: all of them, in order, each lazy and right
+  body = long_body(1000, LAST)
+  local got, lazy = {}, 0
+  for chunk in assert(rest.stream(REQ, { client = client, model = "m" })) do
+    got[#got + 1] = chunk
+    if getmetatable(chunk) ~= nil then lazy = lazy + 1 end
+  end
+  assert(#got == 1002, "chunks: " .. #got)
+  assert(lazy >= 990, "lazy chunks: " .. lazy)
+  for i = 1, 1000 do
+    local c = got[i + 1]
+    assert(c.text == want_text(i), ("chunk %d: %q"):format(i, c.text))
+    assert(c.responseId == "r" .. i and c.usageMetadata.totalTokenCount == i, "chunk " .. i .. "'s own fields")
+  end
+  assert(got[1002].text == "Z")
+end
+
+do -- cut after 700 chunks: err.partial holds every text given, in order
+  body = long_body(700, nil)
+  local texts = {}
+  local ok, err = pcall(function()
+    for chunk in assert(rest.stream(REQ, { client = client, model = "m" })) do texts[#texts + 1] = chunk.text end
+  end)
+  assert(not ok and err.kind == "stream_cut", tostring(err))
+  assert(#texts == 701, "chunks before the cut: " .. #texts)
+  local want = { "A" }
+  for i = 1, 700 do want[#want + 1] = want_text(i) end
+  assert(err.partial == table.concat(want), "partial text")
+  assert(table.concat(texts) == err.partial, "the texts given")
+end
+
+do -- an error event after 300 chunks: raised after the 300 are given
+  body = long_body(300, '{"error":{"code":500,"message":"boom","status":"INTERNAL"}}')
+  local count = 0
+  local ok, err = pcall(function()
+    for _ in assert(rest.stream(REQ, { client = client, model = "m" })) do count = count + 1 end
+  end)
+  assert(not ok and err.kind == "http" and count == 301, tostring(err) .. " after " .. count)
+end
+
+do -- a finishReason on a chunk in the middle of a queued run: the answer is
+  -- finished there (no stream_cut at the end), the chunks after it still given
+  body = long_body(200, '{"candidates":[{"content":{"parts":[{"text":"end"}]},"finishReason":"STOP"}]}')
+    .. long_body(5, nil):gsub("^data: [^\r]*\r\n\r\n", "")
+  local texts = {}
+  for chunk in assert(rest.stream(REQ, { client = client, model = "m" })) do texts[#texts + 1] = chunk.text end
+  assert(#texts == 207 and texts[202] == "end" and texts[207] == want_text(5), "finished at the STOP: " .. #texts)
+end
+
 srv:close()
 print("rest_chunks: ok")
