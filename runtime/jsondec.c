@@ -37,12 +37,19 @@ typedef const unsigned char *ptr;
  * its length, and its first and last 8 bytes (all of it up to 16 bytes) */
 #define KEY_SLOTS 256
 #define KEY_MAX 40 /* Lua's short strings: the interned ones */
+#define HINT_SLOTS 64
 typedef struct {
     struct {
         const char *p;
         size_t len; /* SIZE_MAX: empty */
         uint64_t w0, w1;
     } slot[KEY_SLOTS];
+    /* the member count of the n-th object (n % HINT_SLOTS) of the last
+     * document decoded, 0 for none: streamed documents share a shape, so
+     * the n-th object of this one is created at that size and filled in
+     * place, its members never staged on the stack (a wrong guess costs a
+     * rehash, never a wrong result) */
+    unsigned char hint[HINT_SLOTS];
 } key_cache;
 static char KEY_CACHE; /* its registry key */
 
@@ -54,6 +61,7 @@ typedef struct {
     ptr at;
     key_cache *kc;
     int kt; /* stack index of the anchors */
+    unsigned nobj; /* objects begun so far */
 } dec;
 
 static ptr fail(dec *d, ptr at, const char *what) {
@@ -377,6 +385,11 @@ static ptr parse_object(dec *d, ptr p) {
         return p + 1;
     }
     int base = lua_gettop(L), n = 0, t = 0;
+    unsigned char *hint = &d->kc->hint[d->nobj++ % HINT_SLOTS];
+    if (*hint) {
+        lua_createtable(L, 0, *hint + (d->depth == 1));
+        t = base + 1;
+    }
     for (;;) {
         if (p == end || *p != '"') return fail(d, p, "expected a string key");
         if (!(p = parse_string(d, p + 1))) return NULL;
@@ -384,8 +397,9 @@ static ptr parse_object(dec *d, ptr p) {
         if (p == end || *p != ':') return fail(d, p, "expected ':' after a key");
         p = skip_ws(p + 1, end);
         if (!(p = parse_value(d, p))) return NULL;
+        n++;
         if (t) lua_rawset(L, t);
-        else if (++n == OBJ_BATCH) t = flush_object(L, base, n, n);
+        else if (n == OBJ_BATCH) t = flush_object(L, base, n, n);
         p = skip_ws(p, end);
         if (p < end && *p == ',') {
             p = skip_ws(p + 1, end);
@@ -395,6 +409,7 @@ static ptr parse_object(dec *d, ptr p) {
         return fail(d, p, "expected ',' or '}' in an object");
     }
     if (!t) flush_object(L, base, n, d->depth == 1);
+    *hint = n < OBJ_BATCH ? (unsigned char)n : 0; /* a big one: staged, then grown */
     d->depth--;
     return p + 1;
 }
@@ -462,7 +477,7 @@ static ptr parse_value(dec *d, ptr p) {
 }
 
 int jsondec_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen) {
-    dec d = {L, (ptr)s, (ptr)s + len, 0, NULL, NULL, NULL, 0};
+    dec d = {L, (ptr)s, (ptr)s + len, 0, NULL, NULL, NULL, 0, 0};
     int top = lua_gettop(L);
     luaL_checkstack(L, 10, "jsondec");
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_CACHE) != LUA_TUSERDATA) {
