@@ -534,7 +534,7 @@ function M.stream(req, opts)
   -- a batch of lazy chunks the C side had queued (http._chunk_fill): given
   -- out one per call, their bookkeeping done for the whole batch at once
   local cbuf, tbuf, bi, bn = {}, {}, 0, 0
-  local fill = http._chunk_fill
+  local fill, concat = http._chunk_fill, table.concat
   local function next_chunk()
     if bi < bn then
       bi = bi + 1
@@ -554,9 +554,9 @@ function M.stream(req, opts)
           end
         end
         if ulast > 0 then hop.usage, hop.usage_of = nil, cbuf[ulast] end
-        if kept <= PARTIAL_MAX then -- keep_partial, for the batch
-          table.move(tbuf, 1, k, np + 1, partial)
-          np, kept = np + k, kept + bytes
+        if kept <= PARTIAL_MAX then -- keep_partial, for the batch: one string, not k (fewer for the GC to mark)
+          np, kept = np + 1, kept + bytes
+          partial[np] = concat(tbuf, "", 1, k)
         end
         bi, bn = 1, k
         return cbuf[1]
