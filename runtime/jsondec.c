@@ -522,7 +522,7 @@ int jsondec_decode(lua_State *L, const char *s, size_t len, char *err, size_t er
 
 /* a string's rest after its opening quote: past its closing quote, or NULL
  * (malformed); *esc set when it holds an escape */
-static ptr sk_string(ptr p, ptr end, int *esc) {
+static inline __attribute__((always_inline)) ptr sk_string(ptr p, ptr end, int *esc) {
     for (;;) {
         p = scan_plain(p, end);
         if (p == end) return NULL;
@@ -553,7 +553,7 @@ static ptr sk_string(ptr p, ptr end, int *esc) {
     }
 }
 
-static ptr sk_number(ptr p, ptr end) {
+static inline __attribute__((always_inline)) ptr sk_number(ptr p, ptr end) {
     if (p < end && *p == '-') p++;
     if (p == end || !DIGIT(*p)) return NULL;
     if (*p == '0') {
