@@ -14,6 +14,11 @@
  * this module has one state too; it is created on first use and released
  * (terminal restored) when the Lua state closes.
  *
+ * libedit is opened on first use (lazy_edit.h), when stdin turns out to be
+ * a terminal: scripts that read a pipe, or nothing, never map it. If it
+ * cannot be loaded, lines are read plainly (the prompt is still written)
+ * and readline.interactive() returns false plus the reason.
+ *
  * Ctrl-C while editing: the scheduler's SIGINT handling raises
  * "interrupted" in the reading task (with gl.trap_interrupts(true) the run
  * goes on); the line being typed is dropped on the way out, and the next
@@ -28,7 +33,7 @@
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
-#include <editline/readline.h>
+#include "lazy_edit.h"   /* libedit, loaded on first use */
 
 #define STATE_MT "glrun.readline"
 #define HISTORY_MAX 1000
@@ -50,6 +55,8 @@ typedef struct rl_state {
     size_t off;         /* start of the bytes not yet returned */
     size_t scan;        /* in.p[off..scan) holds no newline: a long line is searched once */
     int closed;
+    int noedit;         /* stdin is a terminal but libedit could not be loaded */
+    char noedit_why[256];
 } rl_state;
 
 static rl_state *the_state; /* libedit's callbacks carry no user pointer */
@@ -243,6 +250,11 @@ static rl_state *get_state(lua_State *L) {
     lua_setmetatable(L, -2);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
     s->tty = isatty(0) && getenv("GLRUN_PLAIN_INPUT") == NULL;
+    if (s->tty && !gl_edit_load(s->noedit_why, sizeof s->noedit_why)) {
+        s->tty = 0;     /* plain lines, prompt written by read_raw */
+        s->noedit = 1;
+        gl_log(GL_LOG_WARN, "readline", "no line editing: %s", s->noedit_why);
+    }
     the_state = s;
     return s;
 }
@@ -294,6 +306,12 @@ static int read_raw(lua_State *L) {
     if (take_line(L, s)) return 1;
     if (s->eof && s->tty) { lua_pushnil(L); return 1; }
     if (!gl_in_task(L)) return luaL_error(L, "readline.read must be called inside a task");
+    if (s->noedit && *prompt) {   /* a terminal without libedit: still show the prompt */
+        FILE *out = isatty(1) ? stdout : stderr;
+        fflush(stdout);
+        fputs(prompt, out);
+        fflush(out);
+    }
     if (s->tty && !s->editing) {
         ensure_inited(L, s);
         fflush(stdout);
@@ -416,10 +434,15 @@ static int readline_save_history(lua_State *L) {
     return 1;
 }
 
-/* readline.interactive() -> true when lines are edited on a terminal */
+/* readline.interactive() -> true when lines are edited on a terminal;
+ * false, err (kind "unsupported") when stdin is a terminal but libedit
+ * cannot be loaded; false otherwise */
 static int readline_interactive(lua_State *L) {
-    lua_pushboolean(L, get_state(L)->tty);
-    return 1;
+    rl_state *s = get_state(L);
+    lua_pushboolean(L, s->tty);
+    if (!s->noedit) return 1;
+    gl_error_new(L, "unsupported", "no line editing: %s", s->noedit_why);
+    return 2;
 }
 
 static const luaL_Reg readline_funcs[] = {

@@ -98,9 +98,19 @@ static void start_misc_tick(ws_conn *c)
 
 /* ---- Lua side ---------------------------------------------------------- */
 
+/* For the methods (send, recv, stats): upvalue 1 is the metatable, so the
+ * type check is a pointer compare, not a registry lookup by name (which
+ * cost a third of a recv); upvalues 2 and 3 are the strings "text" and
+ * "binary". */
 static ws_conn *check_conn(lua_State *L, int open_required)
 {
-    ws_ud *ud = luaL_checkudata(L, 1, WS_CONN_MT);
+    ws_ud *ud = lua_touserdata(L, 1);
+    int ok = ud && lua_getmetatable(L, 1);
+    if (ok) {
+        ok = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+    }
+    if (!ok) ud = luaL_checkudata(L, 1, WS_CONN_MT);   /* raises the usual error */
     if (!ud->c || (open_required && ud->c->state == ST_CLOSED))
         gl_closed(L, "ws.conn");
     return ud->c;
@@ -222,9 +232,10 @@ static void conn_close(ws_conn *c, int code, const char *reason, size_t rlen)
     /* the script closed it (a no-op when the session had already ended) */
     gl_tap_field(c->tap, "closed_by", "client");
     gl_tap_end(c->tap, 0, NULL, NULL, code, NULL, 0);
-    if (c->timers_open == 2) {
+    if (c->timers_open == 3) {
         uv_close((uv_handle_t *)&c->t_recv, timer_closed);
         uv_close((uv_handle_t *)&c->t_misc, timer_closed);
+        uv_close((uv_handle_t *)&c->p_flow, timer_closed);
     }
     gl_waiter_cancel(&c->w_conn);
     gl_waiter_cancel(&c->w_recv);
@@ -417,8 +428,9 @@ static int ws_connect(lua_State *L)
 
     uv_timer_init(gl_loop(L), &c->t_recv);
     uv_timer_init(gl_loop(L), &c->t_misc);
-    c->t_recv.data = c->t_misc.data = c;
-    c->timers_open = 2;
+    uv_prepare_init(gl_loop(L), &c->p_flow);
+    c->t_recv.data = c->t_misc.data = c->p_flow.data = c;
+    c->timers_open = 3;
     { /* --trace and --record: the tap */
         gl_buf b = {0};
         if (c->proxy[0]) {
@@ -431,6 +443,10 @@ static int ws_connect(lua_State *L)
 
     if (gl_cassette_replaying()) { /* no socket: the recorded session */
         ws_play_connect(L, c, url);
+        return connect_k(L, LUA_OK, (lua_KContext)c);
+    }
+    if (!gl_lws_load(err, sizeof err)) {   /* libwebsockets is opened on first use */
+        ws_conn_fail(c, "unsupported", "%s", err);
         return connect_k(L, LUA_OK, (lua_KContext)c);
     }
     if (!ws_lws_context(c->loop, err, sizeof err)) {
@@ -511,10 +527,10 @@ static int ws_send(lua_State *L)
         lua_pushboolean(L, 1);
         return 1;
     }
-    m = calloc(1, sizeof *m);
-    if (m) m->buf = malloc(LWS_PRE + len + 1);
-    if (!m || !m->buf) { free(m); return luaL_error(L, "out of memory"); }
-    m->data = m->buf + LWS_PRE;
+    m = malloc(sizeof *m + LWS_PRE + len + 1);   /* one block: lws's headroom, the bytes */
+    if (!m) return luaL_error(L, "out of memory");
+    memset(m, 0, sizeof *m);
+    m->data = m->inl + LWS_PRE;
     memcpy(m->data, data, len);
     m->len = len;
     m->binary = binary;
@@ -535,7 +551,7 @@ static void pop_message(lua_State *L, ws_conn *c)
     c->in_count--;
     c->in_bytes -= m->len;
     lua_pushlstring(L, (const char *)m->data, m->len);
-    lua_pushstring(L, m->binary ? "binary" : "text");
+    lua_pushvalue(L, lua_upvalueindex(m->binary ? 3 : 2));   /* see check_conn */
     free(m->buf);
     free(m);
     if (c->rx_paused && c->in_count <= c->queue_max / 2 && c->in_bytes <= c->queue_bytes_max / 2) {
@@ -630,7 +646,7 @@ static int ws_tostring(lua_State *L)
 static int ws_stats(lua_State *L)
 {
     ws_conn *c = check_conn(L, 0);
-    lua_createtable(L, 0, 12);
+    lua_createtable(L, 0, 14);
 #define SETI(name, v) (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
     SETI("in_messages", c->in_count);
     SETI("in_bytes", c->in_bytes);
@@ -644,6 +660,7 @@ static int ws_stats(lua_State *L)
     SETI("bytes_sent", c->bytes_out);
     SETI("queue", c->queue_max);
     SETI("queue_bytes", c->queue_bytes_max);
+    SETI("pauses", c->rx_pauses);
 #undef SETI
     lua_pushboolean(L, c->rx_paused);
     lua_setfield(L, -2, "paused");
@@ -705,7 +722,11 @@ int luaopen_glrun_ws(lua_State *L)
     lua_pop(L, 1);
     if (luaL_newmetatable(L, WS_CONN_MT)) {
         luaL_setfuncs(L, conn_meta, 0);
-        luaL_newlib(L, conn_methods);
+        lua_createtable(L, 0, sizeof conn_methods / sizeof conn_methods[0] - 1);
+        lua_pushvalue(L, -2);               /* upvalues: see check_conn */
+        lua_pushliteral(L, "text");
+        lua_pushliteral(L, "binary");
+        luaL_setfuncs(L, conn_methods, 3);
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);

@@ -14,7 +14,7 @@
 #include "ws_url.h"
 #include "tap.h"
 
-#include <libwebsockets.h>
+#include "lazy_lws.h"   /* <libwebsockets.h>; the library is opened on first use */
 #include <arpa/inet.h>
 #include <netdb.h>
 
@@ -27,13 +27,14 @@ typedef struct ws_msg {
     struct ws_msg *next;
     int binary;
     size_t len, off;       /* off: bytes already written (outgoing) */
-    unsigned char *data;   /* outgoing: data = buf + LWS_PRE */
-    unsigned char *buf;
+    unsigned char *data;   /* outgoing: data = inl + LWS_PRE (or buf + LWS_PRE) */
+    unsigned char *buf;    /* a separate block (a reassembled message), or NULL */
+    unsigned char inl[];   /* the bytes, in the same allocation (one malloc) */
 } ws_msg;
 
 typedef struct ws_conn {
     /* lifetime: freed when all four are gone */
-    int lua_alive, wsi_alive, timers_open, dns_pending;
+    int lua_alive, wsi_alive, timers_open, dns_pending;   /* timers_open: t_recv, t_misc, p_flow */
 
     struct lws *wsi;
     int state, phase;
@@ -61,6 +62,10 @@ typedef struct ws_conn {
     size_t in_count, in_bytes, queue_max, queue_bytes_max, in_hiwater;
     ws_reasm frag;         /* the message being received */
     int rx_paused;
+    /* The queue's bounds are checked before the loop polls again (p_flow,
+     * a prepare handle: after the woken reader ran), so a reader that keeps
+     * up never pauses the socket; see ws_deliver. */
+    uv_prepare_t p_flow;
     size_t max_message;
 
     /* outgoing */
@@ -72,7 +77,7 @@ typedef struct ws_conn {
     int ping_due;
 
     /* counters */
-    unsigned long long msgs_in, msgs_out, bytes_in, bytes_out;
+    unsigned long long msgs_in, msgs_out, bytes_in, bytes_out, rx_pauses;
 
     gl_waiter w_conn, w_recv, w_send;
     uv_timer_t t_recv, t_misc;
@@ -104,6 +109,10 @@ const char *ws_proxy_shown(const ws_conn *c);
 /* A whole message from the server (data malloc'd, owned from now on):
  * trace, record, queue (pausing the source when full), wake the reader. */
 void ws_deliver(ws_conn *c, unsigned char *data, size_t len, int binary);
+/* The same for a message lws handed over whole: one allocation, a copy. */
+void ws_deliver_copy(ws_conn *c, const void *data, size_t len, int binary);
+/* Before the loop polls: pause the socket if the queue is over a bound. */
+void ws_flow_check(uv_prepare_t *h);
 
 struct lws_context *ws_lws_context(uv_loop_t *loop, char *err, size_t errlen);
 struct lws_vhost *ws_lws_vhost(const char *proxy, int tls, char *err, size_t errlen);

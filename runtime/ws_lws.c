@@ -161,13 +161,25 @@ static void rx_message_done(ws_conn *c)
     ws_deliver(c, data, len, binary);
 }
 
-void ws_deliver(ws_conn *c, unsigned char *data, size_t len, int binary)
+/* How far past its bounds the queue may grow before the socket is paused
+ * at once: what one read of the socket (WS_FRAG bytes) brings. Within that
+ * slack the pause waits for ws_flow_check. */
+#define WS_RX_SLACK_MSGS 1024
+
+static int queue_over(const ws_conn *c)
 {
-    ws_msg *m = calloc(1, sizeof *m);
-    if (!m) { free(data); ws_conn_fail(c, "protocol", "out of memory"); return; }
-    m->buf = m->data = data;
-    m->len = len;
-    m->binary = binary;
+    return c->in_count >= c->queue_max || c->in_bytes >= c->queue_bytes_max;
+}
+
+static void pause_rx(ws_conn *c)
+{
+    c->rx_paused = 1;
+    c->rx_pauses++;
+    if (c->wsi) lws_rx_flow_control(c->wsi, 0);
+}
+
+static void enqueue(ws_conn *c, ws_msg *m)
+{
     gl_tap_data(c->tap, GL_TAP_RECV, m->binary, (const char *)m->data, m->len);
     if (c->in_tail) c->in_tail->next = m; else c->in_head = m;
     c->in_tail = m;
@@ -175,11 +187,52 @@ void ws_deliver(ws_conn *c, unsigned char *data, size_t len, int binary)
     c->in_bytes += m->len;
     c->msgs_in++;
     if (c->in_bytes > c->in_hiwater) c->in_hiwater = c->in_bytes;
-    if (!c->rx_paused && (c->in_count >= c->queue_max || c->in_bytes >= c->queue_bytes_max)) {
-        c->rx_paused = 1;
-        if (c->wsi) lws_rx_flow_control(c->wsi, 0);
+    if (!c->rx_paused && queue_over(c)) {
+        /* A reader that keeps up takes the whole read before the loop polls
+         * again: pausing here, mid-read, would make lws stash the rest and
+         * toggle the socket's poll every queue/2 messages. So the pause
+         * waits for ws_flow_check, unless the queue is past its bounds by
+         * more than one read brings (or there is no socket: --replay). */
+        if (!c->wsi || c->in_count >= c->queue_max + WS_RX_SLACK_MSGS ||
+            c->in_bytes >= c->queue_bytes_max + WS_FRAG)
+            pause_rx(c);
+        else if (!uv_is_active((uv_handle_t *)&c->p_flow))
+            uv_prepare_start(&c->p_flow, ws_flow_check);
     }
     gl_wake(&c->w_recv);
+}
+
+void ws_flow_check(uv_prepare_t *h)
+{
+    ws_conn *c = h->data;
+    uv_prepare_stop(h);
+    if (!c->rx_paused && queue_over(c) && c->state != ST_CLOSED)
+        pause_rx(c);
+}
+
+void ws_deliver(ws_conn *c, unsigned char *data, size_t len, int binary)
+{
+    ws_msg *m = calloc(1, sizeof *m);
+    if (!m) { free(data); ws_conn_fail(c, "protocol", "out of memory"); return; }
+    m->buf = m->data = data;
+    m->len = len;
+    m->binary = binary;
+    enqueue(c, m);
+}
+
+void ws_deliver_copy(ws_conn *c, const void *data, size_t len, int binary)
+{
+    ws_msg *m = malloc(sizeof *m + len + 1);
+    if (!m) { ws_conn_fail(c, "protocol", "out of memory"); return; }
+    m->next = NULL;
+    m->buf = NULL;
+    m->data = m->inl;
+    if (len) memcpy(m->inl, data, len);
+    m->inl[len] = 0;
+    m->len = len;
+    m->off = 0;
+    m->binary = binary;
+    enqueue(c, m);
 }
 
 static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
@@ -189,7 +242,11 @@ static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
     c->last_rx = uv_now(c->loop);
     size_t had = c->frag.buf.len;
     int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-    int st = ws_reasm_feed(&c->frag, in, len, lws_frame_is_binary(wsi), final, c->max_message);
+    /* a whole message in one piece (the usual case) is checked in place
+     * and copied once, into its queue entry */
+    int whole = final && !c->frag.active;
+    int st = whole ? ws_reasm_check_whole(in, len, lws_frame_is_binary(wsi), c->max_message)
+                   : ws_reasm_feed(&c->frag, in, len, lws_frame_is_binary(wsi), final, c->max_message);
     if (st == WS_REASM_TOO_BIG) {
         size_t total = had + len + lws_remaining_packet_payload(wsi);
         static const char why[] = "message too big";
@@ -220,8 +277,10 @@ static int on_receive(ws_conn *c, struct lws *wsi, const void *in, size_t len)
         return 0;
     }
     c->bytes_in += len;
-    if (st == WS_REASM_DONE)
-        rx_message_done(c);
+    if (st == WS_REASM_DONE) {
+        if (whole) ws_deliver_copy(c, in, len, lws_frame_is_binary(wsi));
+        else rx_message_done(c);
+    }
     return 0;
 }
 

@@ -70,6 +70,16 @@ int ws_reasm_feed(ws_reasm *r, const void *in, size_t len, int binary, int final
     return final ? WS_REASM_DONE : WS_REASM_MORE;
 }
 
+int ws_reasm_check_whole(const void *in, size_t len, int binary, size_t max) {
+    ws_reasm r;
+    if (len > max) return WS_REASM_TOO_BIG;
+    if (binary) return WS_REASM_DONE;
+    r.u8_need = 0;
+    r.u8_lo = 0x80;
+    r.u8_hi = 0xBF;
+    return utf8_feed(&r, in, len) || r.u8_need ? WS_REASM_BAD_UTF8 : WS_REASM_DONE;
+}
+
 unsigned char *ws_reasm_take(ws_reasm *r, size_t *len, int *binary) {
     unsigned char *p = (unsigned char *)r->buf.p;
     *len = r->buf.len;

@@ -25,6 +25,12 @@ enum { WS_REASM_MORE = 0, WS_REASM_DONE = 1, WS_REASM_TOO_BIG = -1, WS_REASM_BAD
  * the next message. */
 int ws_reasm_feed(ws_reasm *r, const void *in, size_t len, int binary, int final, size_t max);
 
+/* A whole message in one piece while no message is in progress: the same
+ * checks as ws_reasm_feed (size, then UTF-8 for text), nothing copied and
+ * the reassembler untouched. Returns WS_REASM_DONE, WS_REASM_TOO_BIG or
+ * WS_REASM_BAD_UTF8. */
+int ws_reasm_check_whole(const void *in, size_t len, int binary, size_t max);
+
 /* The completed message: the caller owns the bytes (free()); never NULL. */
 unsigned char *ws_reasm_take(ws_reasm *r, size_t *len, int *binary);
 

@@ -108,17 +108,24 @@ repeat m, e = c:recv(10) until not m
 assert(e.kind == "ws_closed" and e.close_code == 1006, tostring(e))
 c:close()
 
--- 7. backpressure: many replies, nobody reading, the C queue stays bounded
+-- 7. backpressure: many replies, nobody reading, the C queue stays bounded:
+-- reading pauses once 8 are queued (what one 64 KiB read brought still
+-- joins the queue: at most 1024 more) and nothing is read while paused
+local BOUND = 8 + 1024
 c = session("gemini-live-text-test", { queue = 8 })
 for i = 1, 150 do turn(c, ("turn %d with a few more words to chunk"):format(i)) end
 gl.sleep(0.5)
 local st = c:stats()
-assert(st.in_messages <= 9, "queued " .. st.in_messages)
+assert(st.paused, "reading should be paused")
+assert(st.in_messages >= 8 and st.in_messages <= BOUND, "queued " .. st.in_messages)
+assert(st.in_bytes <= st.queue_bytes + 64 * 1024)
+gl.sleep(0.2)
+assert(c:stats().received == st.received, "read while paused")
 local got = 0
 for _ = 1, 150 do
   assert(read_turn(c))
   got = got + 1
-  assert(c:stats().in_messages <= 9)
+  assert(c:stats().in_messages <= BOUND)
 end
 assert(got == 150)
 c:close()

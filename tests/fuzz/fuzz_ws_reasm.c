@@ -7,7 +7,8 @@
  * type is its first fragment's, nothing over the bound is delivered, and a
  * text message is refused (WS_REASM_BAD_UTF8) exactly at the first fragment
  * after which it can no longer be valid UTF-8 (the reference decodes code
- * points instead of checking byte ranges).
+ * points instead of checking byte ranges). A fragment that is a whole
+ * message gets the same answer from ws_reasm_check_whole.
  */
 #include "ws_reasm.h"
 
@@ -67,7 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         i += len;
         if (!ref_active) { ref_active = 1; ref_binary = flags & 1; ref_len = 0; }
         int final = (flags & 2) != 0;
+        int whole = final && !r.active;   /* the client's in-place path must agree */
+        int st_whole = whole ? ws_reasm_check_whole(frag, len, flags & 1, max) : 0;
         int st = ws_reasm_feed(&r, frag, len, flags & 1, final, max);
+        if (whole && st_whole != st) abort();
         if (ref_len + len > max) {
             if (st != WS_REASM_TOO_BIG) abort();
             ref_active = 0;

@@ -6,7 +6,8 @@
  *   !big N [text|binary]      one N-byte message ('a'..'z' repeated), one frame
  *   !frag N K [text|binary]   the same N bytes as one message in K frames
  *   !flood COUNT SIZE         COUNT binary messages of SIZE bytes, paced by the
- *                             socket (produced lazily: memory stays bounded)
+ *                             socket (produced lazily: memory stays bounded),
+ *                             written back to back, up to 64 KiB per write
  *   !headers                  the upgrade request's headers as compact JSON
  * /glmock/stall accepts the TCP connection and never answers the upgrade. */
 #include "glmock.h"
@@ -15,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLOOD_BATCH 4
+#define FLOOD_WRITE (64 * 1024)
 
 static char *pattern(size_t n)
 {
@@ -43,12 +44,24 @@ static void push_frames(conn_t *c, int op, const char *p, size_t n, size_t k)
     buf_free(&b);
 }
 
+/* One write per step: as many whole messages as fit in FLOOD_WRITE bytes
+ * (at least one), so a flood of small messages costs the mock one write
+ * per 64 KiB, not one per message, and the client, not the mock, sets the
+ * pace. The next step is queued behind the write (memory stays bounded). */
 static void flood_step(conn_t *c)
 {
     if (!c->echo_flood_left) return;
     char *p = pattern(c->echo_flood_size);
-    for (int i = 0; i < FLOOD_BATCH && c->echo_flood_left; i++, c->echo_flood_left--)
-        push_frames(c, 2, p, c->echo_flood_size, 1);
+    size_t fl;
+    char *f = ws_frame(2, true, p, c->echo_flood_size, &fl);
+    buf_t b = {0};
+    do {
+        buf_add(&b, f, fl);
+        c->echo_flood_left--;
+    } while (c->echo_flood_left && b.len + fl <= FLOOD_WRITE);
+    oq_push(c, IT_DATA, b.p, b.len, 0);
+    buf_free(&b);
+    free(f);
     free(p);
     if (c->echo_flood_left) {
         item_t *it = oq_push(c, IT_CALL, NULL, 0, 0);

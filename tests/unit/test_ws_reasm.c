@@ -36,7 +36,8 @@ void gl_buf_free(gl_buf *b)
 
 #define BOUND ((size_t)1 << 20)
 
-/* one whole text message in one frame */
+/* one whole text message in one frame; the in-place check of a whole
+ * message (ws_reasm_check_whole, the client's fast path) must agree */
 static int text1(const char *s, size_t n)
 {
     ws_reasm r;
@@ -44,6 +45,8 @@ static int text1(const char *s, size_t n)
     memset(&r, 0, sizeof r);
     st = ws_reasm_feed(&r, s, n, 0, 1, BOUND);
     ws_reasm_free(&r);
+    if (ws_reasm_check_whole(s, n, 0, BOUND) != st)
+        return 99;   /* the two disagree: no expected status matches */
     return st;
 }
 #define TEXT(lit) text1(lit, sizeof lit - 1)
@@ -78,6 +81,11 @@ static void test_too_big(void)
     CHECK(ws_reasm_feed(&r, "abcd", 4, 0, 0, 6) == WS_REASM_MORE);
     CHECK(ws_reasm_feed(&r, "efg", 3, 0, 1, 6) == WS_REASM_TOO_BIG);
     CHECK(ws_reasm_feed(&r, "xyz", 3, 1, 1, 6) == WS_REASM_DONE);        /* ready for the next */
+    CHECK(ws_reasm_check_whole("abcdefg", 7, 1, 6) == WS_REASM_TOO_BIG);  /* whole, in place */
+    CHECK(ws_reasm_check_whole("abcdefg", 7, 0, 6) == WS_REASM_TOO_BIG);
+    CHECK(ws_reasm_check_whole("abcdef", 6, 0, 6) == WS_REASM_DONE);
+    CHECK(ws_reasm_check_whole("\xff", 1, 1, 6) == WS_REASM_DONE);         /* binary: any bytes */
+    CHECK(ws_reasm_check_whole("", 0, 0, 6) == WS_REASM_DONE);
     m = ws_reasm_take(&r, &len, &bin);
     CHECK(len == 3 && bin == 1 && memcmp(m, "xyz", 3) == 0);
     free(m);
