@@ -323,11 +323,26 @@ static http_req *start(lua_State *L, int mode) {
 
 /* ---- http.request ---------------------------------------------------- */
 
+/* on_start = function(req): called once the request is on its way, before
+ * any response, so that another task can close it (a cancel) while this
+ * one waits for the answer (http.request) or its headers (stream, sse). It runs inside this call: it must not yield. */
+static void call_on_start(lua_State *L) {
+    if (opt_field(L, 1, "on_start", LUA_TFUNCTION) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushvalue(L, 2);
+    lua_call(L, 1, 0);
+}
+
+
 static int request_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status;
     (void)ctx;
     http_req *r = check_req(L, 2);
     stop_timer(r);
+    if (r->closed) /* closed by another task (on_start's cancel) before the answer */
+        return gl_fail(L, "cancelled", "the request was closed before its response arrived");
     if (r->state != S_DONE && !r->timed_out) return wait_req(L, r, request_k);
     /* a transfer curl calls complete without a whole header block was cut */
     if (r->timed_out || !r->headers_done ||
@@ -360,6 +375,7 @@ static int l_request(lua_State *L) {
     if (!gl_in_task(L)) return luaL_error(L, "http.request must be called inside a task");
     http_req *r = start(L, M_FULL);
     if (r->play_fail) return play_failed(L, r);
+    call_on_start(L);
     return request_k(L, 0, 0);
 }
 
@@ -367,18 +383,6 @@ static int l_request(lua_State *L) {
 
 static int next_impl(lua_State *L, http_req *r);
 static int l_next_bound(lua_State *L);
-
-/* on_start = function(req): called once the request is on its way, before
- * any response, so that another task can close it (a cancel) while this
- * one waits for the headers. It runs inside this call: it must not yield. */
-static void call_on_start(lua_State *L) {
-    if (opt_field(L, 1, "on_start", LUA_TFUNCTION) == LUA_TNIL) {
-        lua_pop(L, 1);
-        return;
-    }
-    lua_pushvalue(L, 2);
-    lua_call(L, 1, 0);
-}
 
 static int headers_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status;

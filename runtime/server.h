@@ -86,6 +86,13 @@ struct srv_conn {
     unsigned long long bytes_out;
     gl_waiter w_write, w_recv;
 
+    /* req:wait_closed(): woken when the client goes (srv_conn_close) or the
+     * request ends (srv_req_ended); req_done: it ended while the client was
+     * still there. The timer of a timeout is the connection's own, free
+     * while a handler answers. */
+    gl_waiter w_close;
+    int req_done, close_timer_on, close_timed_out;
+
     /* WebSocket */
     int ws_state, ws_err;
     ws_reasm frag;
@@ -142,6 +149,16 @@ void srv_ws_free(srv_conn *c);
 void srv_ws_resume_rx(srv_conn *c);
 int luaopen_glrun_server_ws(lua_State *L);   /* registers the ws metatable */
 int srv_ws_push(lua_State *L, srv_conn *c);   /* a new ws handle for c */
+
+/* The request being answered ended (answered, upgraded, or answered by C):
+ * req:wait_closed() returns false from now on. Any timer of its timeout is
+ * the connection's again (the caller may restart or stop it). */
+static inline void srv_req_ended(srv_conn *c)
+{
+    if (!c->gone) c->req_done = 1;
+    c->close_timer_on = 0;
+    gl_wake(&c->w_close);
+}
 
 /* ---- server_req.c: the request handle ---------------------------------- */
 int srv_req_push(lua_State *L, srv_conn *c);   /* a new req handle for c */

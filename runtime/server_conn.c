@@ -65,6 +65,7 @@ void srv_conn_close(srv_conn *c)
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
     gl_waiter_cancel(&c->w_write);
     gl_waiter_cancel(&c->w_recv);
+    gl_waiter_cancel(&c->w_close);
 }
 
 /* ---- output ------------------------------------------------------------ */

@@ -89,6 +89,7 @@ void srv_conn_reply(srv_conn *c, int status, const char *body)
                      srv_status_text(status), blen);
     if (status >= 400) c->l->rejected++;
     c->rstate = RS_DONE;
+    srv_req_ended(c);
     if (c->phase == CP_READY) srv_ready_remove(c);
     c->phase = CP_HANDLER;
     uv_timer_stop(&c->timer);
@@ -253,6 +254,7 @@ srv_conn *srv_accept_pop(srv_listener *l)
     c->ready_next = NULL;
     c->phase = CP_HANDLER;
     c->rstate = RS_NONE;
+    c->req_done = 0;
     l->accepted++;
     return c;
 }
@@ -305,6 +307,7 @@ void srv_request_done(srv_conn *c)
 {
     gl_buf st;
     c->rstate = RS_DONE;
+    srv_req_ended(c);
     if (c->closing) return;
     if (c->close_after || !c->keep_alive || c->l->closed || c->gone || !c->msg_done ||
         c->phase == CP_WS || c->p.upgrade) {

@@ -8,6 +8,10 @@
  * A handle refers to one request of its connection (gen): once answered,
  * the connection may go on to the next request (keep-alive) and the old
  * handle only answers closed() and its fields.
+ *
+ * req:wait_closed() parks a task on the connection's w_close until the
+ * client goes (srv_conn_close) or the request ends (srv_req_ended): the
+ * socket is read while the handler works, so no task needs to poll.
  */
 #include "server.h"
 
@@ -341,6 +345,74 @@ static int l_req_closed(lua_State *L)
     return 1;
 }
 
+/* req:wait_closed([timeout]): wait, without polling, until the client goes
+ * away while the request is open (true) or the request ends first (false:
+ * answered, finished, upgraded); nil, {kind="timeout"} when timeout seconds
+ * pass first. */
+static int close_state(req_ud *ud)
+{
+    srv_conn *c = ud->c;
+    if (ud->gen != c->gen) return 0;              /* a later request of the connection */
+    if (c->gone) return !c->req_done;
+    if (c->req_done || c->rstate == RS_DONE || c->phase != CP_HANDLER) return 0;
+    return -1;
+}
+
+static void on_close_timer(uv_timer_t *t)
+{
+    srv_conn *c = t->data;
+    if (!c->close_timer_on) return;
+    c->close_timer_on = 0;
+    c->close_timed_out = 1;
+    gl_wake(&c->w_close);
+}
+
+static int wait_closed_k(lua_State *L, int status, lua_KContext ctx)
+{
+    req_ud *ud = check_req(L);
+    srv_conn *c = ud->c;
+    int st = close_state(ud);
+    (void)status;
+    (void)ctx;
+    if (st >= 0 || c->close_timed_out) {
+        if (c->close_timer_on) {                  /* ours still: the request is open */
+            c->close_timer_on = 0;
+            if (!c->closing) uv_timer_stop(&c->timer);
+        }
+        c->close_timed_out = 0;
+        if (st >= 0) {
+            lua_pushboolean(L, st);
+            return 1;
+        }
+        return gl_fail(L, "timeout", "the client is still there and the request still open after the timeout");
+    }
+    return gl_yield(L, &c->w_close, 0, wait_closed_k);
+}
+
+static int l_req_wait_closed(lua_State *L)
+{
+    req_ud *ud = check_req(L);
+    srv_conn *c = ud->c;
+    double t = -1;
+    if (!lua_isnoneornil(L, 2)) {
+        t = luaL_checknumber(L, 2);
+        luaL_argcheck(L, t >= 0, 2, "a timeout in seconds (>= 0) or nil");
+    }
+    lua_settop(L, 1);
+    if (c->w_close.task) return luaL_error(L, "another task is already waiting on this request");
+    if (close_state(ud) >= 0) return wait_closed_k(L, LUA_OK, 0);
+    if (c->close_timer_on) {                      /* left by a wait that was interrupted */
+        c->close_timer_on = 0;
+        uv_timer_stop(&c->timer);
+    }
+    c->close_timed_out = t == 0;
+    if (t > 0 && t < 1e9) {
+        c->close_timer_on = 1;
+        uv_timer_start(&c->timer, on_close_timer, (uint64_t)(t * 1000 + 0.5), 0);
+    }
+    return wait_closed_k(L, LUA_OK, 0);
+}
+
 static int l_req_upgrade(lua_State *L)
 {
     req_ud *ud = check_req(L);
@@ -370,6 +442,7 @@ static int l_req_upgrade(lua_State *L)
     gl_buf_free(&b);
     c->phase = CP_WS;
     c->ws_state = WSS_OPEN;
+    srv_req_ended(c);
     uv_timer_stop(&c->timer);
     srv_ws_push(L, c);
     st = c->stash;                           /* frames that came with the request */
@@ -399,6 +472,9 @@ static int l_req_gc(lua_State *L)
     srv_conn *c = ud->c;
     if (c) {
         ud->c = NULL;
+        /* a wait_closed() of this request's (another task <close>d the
+         * handle under it): it must not stay parked on memory freed soon */
+        if (ud->gen == c->gen) gl_waiter_cancel(&c->w_close);
         if (ud->gen == c->gen && c->phase == CP_HANDLER && c->rstate != RS_DONE) {
             if (c->rstate == RS_NONE) finish(c);   /* 500: the handler never answered */
             else srv_conn_close(c);                /* a cut stream, not a complete one */
@@ -430,6 +506,7 @@ static const luaL_Reg req_methods[] = {
     { "write", l_req_write },
     { "finish", l_req_finish },
     { "closed", l_req_closed },
+    { "wait_closed", l_req_wait_closed },
     { "upgrade", l_req_upgrade },
     { "stats", l_req_stats },
     { NULL, NULL }

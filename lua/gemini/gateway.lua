@@ -143,6 +143,7 @@ local function wrap(g, real, st)
   function w.header(_, name) return real:header(name) end
   function w.headers(_) return real:headers() end
   function w.closed(_) return real:closed() end
+  function w.wait_closed(_, timeout) return real:wait_closed(timeout) end
   function w.upgrade(_, proto)
     st.status, st.started = 101, true
     return real:upgrade(proto)

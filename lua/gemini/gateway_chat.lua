@@ -23,9 +23,6 @@ local M = {}
 --- Limits of one request (the body itself is bounded by the server).
 M.max_messages = 1000
 M.max_model_length = 200
---- Seconds between two looks at whether the client is still there (and
---- whether the turn ended).
-M.watch_interval = 0.05
 
 local JSON_TYPE = "application/json; charset=utf-8"
 
@@ -180,10 +177,12 @@ function M.handle(req, ctx)
   end
 
   -- The turn runs in its own task and writes the events; this task
-  -- watches the client. A client that goes away (the page's Stop) cancels
-  -- the turn at once, even while the upstream is silent: the request in
-  -- flight is closed (or the Live session dropped), the policy tries
-  -- nothing more, and this handler returns without waiting for it.
+  -- waits for the client to leave (req:wait_closed: glrun.server wakes it,
+  -- nothing polls) or for the turn to end its answer (req:finish() ends
+  -- the wait). A client that goes away (the page's Stop) cancels the turn
+  -- at once, even while the upstream is silent: the request in flight is
+  -- closed (or the Live session dropped), the policy tries nothing more,
+  -- and this handler returns without waiting for it.
   local finished = false
   local function run_turn()
     local turn_err
@@ -216,18 +215,19 @@ function M.handle(req, ctx)
       end
     end
     chat:close()
+  end
+  local turn = core.spawn(function()
+    local ok, err = pcall(run_turn)
     finished = true
+    req:finish() -- the answer is complete: ends the handler's wait
+    if not ok then error(err, 0) end
+  end)
+  if req:wait_closed() and not finished then
+    gone, is_cancelled = true, true
+    chat:_cancel_inflight()
+  else
+    turn:join()
   end
-  local turn = core.spawn(run_turn)
-  while not finished do
-    if gone or req:closed() then
-      gone, is_cancelled = true, true
-      chat:_cancel_inflight()
-      break
-    end
-    core.sleep(M.watch_interval)
-  end
-  if finished then turn:join() end
 
   log.model = served or model or live_model
   log.transport = transport

@@ -203,22 +203,66 @@ local function safe_query(query, allowed)
 end
 
 ---------------------------------------------------------------------------
+-- the client, watched while the upstream works
+---------------------------------------------------------------------------
+-- A task waits in req:wait_closed() (glrun.server wakes it when the
+-- client's connection closes; nothing polls) and then closes the upstream
+-- request in flight at once, so that a request nobody waits for any more
+-- neither runs on nor holds its upstream connection until the idle
+-- timeout. w.hold is an on_start: it is given each attempt's request;
+-- on_leave (optional) is called too when the client leaves. The task ends
+-- when the request does (wait_closed returns false).
+local function watch(req, on_leave)
+  local w = { left = false }
+  function w.hold(hd)
+    w.inflight = hd
+    if w.left then hd:close() end
+  end
+  core.spawn(function()
+    local ok, gone = pcall(req.wait_closed, req)
+    if ok and gone then
+      w.left = true
+      if w.inflight then w.inflight:close() end
+      if on_leave then on_leave() end
+    end
+  end)
+  return w
+end
+
+local function client_left()
+  return core.error("cancelled", "the client went away before the answer")
+end
+
+-- the client left first (nginx's 499): logged and counted
+local function cancelled(ctx)
+  ctx.log.error = "cancelled"
+  ctx.metrics:inc("glrun_serve_cancelled_total")
+  return 499
+end
+
+---------------------------------------------------------------------------
 -- unary: generateContent, countTokens, embedContent
 ---------------------------------------------------------------------------
 local function unary(req, route, ctx, g, body)
   local c = ctx.config
   local models = route.kind == "generate" and M.candidates(route.model, ctx.policy) or { route.model }
   local t0 = core.now()
+  -- a client that goes away before the answer closes the upstream request
+  -- at once (499), rather than when the upstream answers
+  local w = watch(req)
   local res, model, fallback = with_policy(g, ctx, models, function(m)
+    if req:closed() then return nil, client_left() end
     local h, herr = upstream_headers(c)
     if not h then return nil, herr end
     local r, err = http.request{ url = upstream_url(c, route, m, route.method), method = "POST", headers = h,
-                                 body = body, timeout = c.timeout, insecure = c.insecure }
+                                 body = body, timeout = c.timeout, insecure = c.insecure, on_start = w.hold }
+    if not r and req:closed() then return nil, client_left() end
     if not r then return nil, (errors.enrich(err)) end
     return r
   end)
   ctx.log.model = route.model
   ctx.log.transport = "rest"
+  if not res and req:closed() then return cancelled(ctx) end
   if not res then return relay_error(req, model, base_headers(JSON_TYPE, "rest")) end
   ctx.log.model = model
   ctx.log.first_token = core.now() - t0
@@ -237,44 +281,32 @@ local function stream(req, route, ctx, g, body)
   local sse = (req.query or ""):find("alt=sse", 1, true) ~= nil
   local t0 = core.now()
   local models = M.candidates(route.model, ctx.policy)
-  -- until the first event, a client that goes away closes the upstream
-  -- request at once (on_start hands it over as soon as it is sent), rather
-  -- than when the upstream answers
-  local inflight, waiting = nil, true
-  core.spawn(function()
-    while waiting do
-      if req:closed() then
-        if inflight then inflight:close() end
-        return
-      end
-      core.sleep(0.25)
-    end
-  end)
+  -- a client that goes away closes the upstream request at once, before
+  -- the first event (on_start hands the request over as soon as it is
+  -- sent) as well as between two events of a slow stream
+  local w = watch(req)
   local opened, model, fallback = with_policy(g, ctx, models, function(m)
-    if req:closed() then return nil, core.error("cancelled", "the client went away") end
+    if req:closed() then return nil, client_left() end
     local h, herr = upstream_headers(c)
     if not h then return nil, herr end
     local url = upstream_url(c, route, m, "streamGenerateContent", sse and "alt=sse" or nil)
     local spec = { url = url, method = "POST", headers = h, body = body, timeout = c.timeout, insecure = c.insecure,
-                   on_start = function(hd) inflight = hd end }
+                   on_start = w.hold }
     local it, handle = (sse and http.sse or http.stream)(spec)
+    if not it and req:closed() then return nil, client_left() end
     if not it then return nil, (errors.enrich(handle)) end
     -- the first event: an error before it is still retryable
     local ok, first = pcall(it)
     if not ok then
       if handle then handle:close() end
+      if req:closed() then return nil, client_left() end
       return nil, (errors.enrich(first))
     end
     return { it = it, handle = handle, first = first }
   end)
-  waiting = false
   ctx.log.model = route.model
   ctx.log.transport = "rest"
-  if not opened and req:closed() then -- the client left first (nginx's 499)
-    ctx.log.error = "cancelled"
-    ctx.metrics:inc("glrun_serve_cancelled_total")
-    return 499
-  end
+  if not opened and req:closed() then return cancelled(ctx) end
   if not opened then return relay_error(req, model, base_headers(JSON_TYPE, "rest")) end
   ctx.log.model = model
   ctx.log.fallback = fallback
@@ -294,7 +326,12 @@ local function stream(req, route, ctx, g, body)
       piece = opened.it()
     end
   end)
-  if not ok then
+  if (not ok or err == "client") and req:closed() then
+    -- the client left mid-answer: the upstream stream is closed (by the
+    -- watcher, or below); what was sent stays the status (200)
+    if handle then handle:close() end
+    cancelled(ctx)
+  elseif not ok then
     -- a failure mid-stream: an error the upstream sent inside the stream
     -- goes on as it came (the raw google.rpc.Status, as the service does)
     local e = errors.enrich(err)
@@ -332,14 +369,28 @@ local function live_first(req, route, ctx, g, body)
   local system = request.systemInstruction or request.system_instruction
   local sys_text = type(system) == "table" and require("gemini.rest").parts_text(system.parts) or nil
   local chatmod = require "gemini.chat"
+  -- a turn whose client left tries nothing more (no retry, no fallback)
+  local left = false
+  local choose = (type(p) == "table" and p.choose) or require("gemini.policy").choose
+  local overrides = { choose = function(cc, pp)
+    if left then return nil end
+    return choose(cc, pp)
+  end }
+  -- a streamed answer cannot take back what it sent: no restart after text
+  -- there (the stream then ends without a finishReason, as a cut one does)
+  if route.kind == "stream" then overrides.restart_after_text = false end
   local chat, cerr = chatmod.new{ transport = "auto", quiet = true, ratelimit = false,
     chain = { live = { route.model }, rest = (type(p.chain) == "table" and p.chain.rest) or {} },
     history = history, system = sys_text ~= "" and sys_text or nil,
     generation = request.generationConfig or request.generation_config,
-    -- a streamed answer cannot take back what it sent: no restart after text
-    -- there (the stream then ends without a finishReason, as a cut one does)
-    policy = route.kind == "stream" and { restart_after_text = false } or nil }
+    policy = overrides }
   if not chat then return relay_error(req, cerr, base_headers(JSON_TYPE, "rest")) end
+  -- a client that goes away cancels the turn at once: its REST request is
+  -- closed, its Live session dropped
+  watch(req, function()
+    left = true
+    chat:_cancel_inflight()
+  end)
   local transport, served, fallback = "live", route.model, nil
   -- which attempt is running (the chat's attempts, seen from here)
   local attempt_live, attempt_rest = chat._attempt_live, chat._attempt_rest
@@ -356,6 +407,7 @@ local function live_first(req, route, ctx, g, body)
   if not it then
     ctx.log.transport = transport
     chat:close()
+    if req:closed() then return cancelled(ctx) end
     local e = type(err) == "table" and err.cause or err
     local last_attempt = type(err) == "table" and type(err.attempts) == "table" and err.attempts[#err.attempts]
     if type(e) ~= "table" or e.kind ~= "http" then e = err end
@@ -372,7 +424,7 @@ local function live_first(req, route, ctx, g, body)
     req:respond(200, base_headers(sse and "text/event-stream" or JSON_TYPE, transport, fallback))
     if not sse then req:write("[") end
   end
-  local pieces, n = {}, 0
+  local pieces, n, done = {}, 0, false
   local ok, serr = pcall(function()
     -- the closing value: a client gone mid-answer cancels the turn upstream
     for piece, kind in it, nil, nil, closer do
@@ -388,9 +440,15 @@ local function live_first(req, route, ctx, g, body)
         n = n + 1
       end
     end
+    done = true
   end)
   chat:close()
   local finish = chat.last_turn and chat.last_turn.finish_reason or "STOP"
+  if req:closed() and (not done or left) then -- the client left before the answer ended
+    cancelled(ctx)
+    if is_stream then req:finish() return 200 end
+    return 499
+  end
   if is_stream then
     if ok then
       local chunk = chunk_json("", finish, served)

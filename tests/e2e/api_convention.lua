@@ -756,6 +756,31 @@ module_rows("server", getmetatable(a_srv).__index, {
   stats = { ok = function() return a_srv:stats() end },
 }, ":")
 a_srv:close()
+-- a request's methods (they live behind its __index, in the closure's upvalue)
+do
+  local rsrv = assert(server.listen{ port = 0 })
+  local client = gl.spawn(function() return http.request{ url = rsrv:url() .. "/convention", timeout = 30 } end)
+  local a_req = assert(rsrv:accept())
+  local _, methods = debug.getupvalue(getmetatable(a_req).__index, 1)
+  module_rows("req", methods, {
+    header = { ok = function() return a_req:header("host") end, maybe = function() return a_req:header("x-none") end },
+    headers = { ok = function() return a_req:headers() end },
+    body = { ok = function() return a_req:body() end },
+    closed = { ok = function() return a_req:closed() end },
+    stats = { ok = function() return a_req:stats() end },
+    wait_closed = { fail = { { function() return a_req:wait_closed(0) end, "timeout" } },
+                    misuse = { function() return a_req:wait_closed(-1) end, function() return a_req:wait_closed("x") end } },
+    upgrade = { misuse = function() return a_req:upgrade() end }, -- not a WebSocket request
+    write = { misuse = function() return a_req:write("x") end },  -- before respond
+    respond = { misuse = function() return a_req:respond(99, {}, "x") end },
+    finish = { exempt = "idempotent; returns nothing" },
+  }, ":")
+  assert(a_req:respond(200, {}, "ok"))
+  if a_req:wait_closed() ~= false then bad("req:wait_closed: an answered request did not give false") end
+  local r = client:join()
+  if not (r and r.body == "ok") then bad("req: the client did not get the answer") end
+  rsrv:close()
+end
 
 local gchat = require "gemini.gateway_chat"
 module_rows("gemini.gateway_chat", gchat, {

@@ -1,5 +1,5 @@
--- A request can be cancelled before its response arrives: http.sse and
--- http.stream call on_start(req) once the request is sent, so another task
+-- A request can be cancelled before its response arrives: http.sse,
+-- http.stream and http.request call on_start(req) once the request is sent, so another task
 -- can close it while this one waits for the headers; the wait then ends
 -- with nil, err (kind "cancelled"), not at the timeout. rest.stream passes
 -- on_start through (the chat page's Stop uses it).
@@ -31,6 +31,25 @@ for _, fn in ipairs({ "sse", "stream" }) do
   assert(calls == 1, fn .. ": on_start is called once, got " .. calls)
   assert(tostring(started):find("http") or type(started) == "userdata", fn .. ": on_start gets the request")
   print("ok - http." .. fn .. ": closed before its headers -> nil, cancelled")
+end
+
+-- http.request too: closed before its answer -> nil, cancelled
+do
+  local started, calls = nil, 0
+  local t = cancel_later(function() return started end)
+  local res, err = http.request{ url = base .. "/v1beta/models/gemini-hang:generateContent", method = "POST",
+                                 body = body, headers = hdr, timeout = 60,
+                                 on_start = function(r) calls = calls + 1; started = r end }
+  t:join()
+  assert(res == nil and type(err) == "table" and err.kind == "cancelled", "request: kind cancelled, got " .. tostring(err))
+  assert(calls == 1, "request: on_start is called once, got " .. calls)
+  print("ok - http.request: closed before its answer -> nil, cancelled")
+  -- and a request nobody closes still answers, on_start called once
+  local n = 0
+  local ok = assert(http.request{ url = base .. "/v1beta/models/gemini-2.5-flash:generateContent", method = "POST",
+                                  body = body, headers = hdr, timeout = 60, on_start = function() n = n + 1 end })
+  assert(ok.status == 200 and n == 1, "request: answered, on_start once")
+  print("ok - http.request: on_start, answered as usual")
 end
 
 -- closing inside on_start itself cancels at once

@@ -41,8 +41,22 @@ local function fake_req(body, opts)
     if opts.on_write then opts.on_write(self, chunk, #self.writes) end
     return true
   end
-  function r:finish() self.finished = true end
+  function r:finish()
+    if not self.finished then self.finished, self.finished_first = true, not self.gone end
+  end
   function r:closed() return self.gone end
+  -- glrun.server's req:wait_closed() for a client that leaves by a flag:
+  -- true once gone (unless the answer was finished first), false once
+  -- finished; the fake looks at its flags every 10 ms (a stand-in: the
+  -- real one is woken by the server)
+  function r:wait_closed()
+    for _ = 1, 12000 do
+      if self.finished and self.finished_first then return false end
+      if self.gone then return true end
+      gl.sleep(0.01)
+    end
+    error("fake req:wait_closed(): neither gone nor finished after 120 s")
+  end
   return r
 end
 

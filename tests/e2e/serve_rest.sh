@@ -2,7 +2,9 @@
 # streams, 404s and traversal, tokens (400 API_KEY_INVALID / 401), body
 # limit (413), per-client rate limit (429), policy fallback along a chain
 # with x-glrun-fallback, upstream errors passed through in shape, the
-# access log, /metrics, and the API key in nothing a client receives.
+# access log, /metrics, clients that leave (mid-stream, before a streamed
+# or a unary answer: 499, counted), and the API key in nothing a client
+# receives.
 . "$(dirname "$0")/lib/sh.sh"
 . "$(dirname "$0")/lib/serve.sh"
 command -v curl >/dev/null || { echo "SKIPPED: curl not installed"; exit 77; }
@@ -141,6 +143,17 @@ expect_match "a client gone before any answer: the request ends, 499" \
   'POST /v1beta/models/gemini-hang:streamGenerateContent .*status=499' "$(cat "$TMP/gw.err")"
 gw_curl metrics2 -H "$AUTH" "$GW_URL/metrics"
 expect_match "counted as cancelled" 'glrun_serve_cancelled_total [1-9]' "$(cat "$TMP/metrics2.body")"
+# the same for a unary generateContent: the handler's watcher, woken by
+# req:wait_closed() when the client leaves, closes the upstream request
+N_BEFORE=$(sed -n 's/^glrun_serve_cancelled_total \([0-9]*\).*/\1/p' "$TMP/metrics2.body")
+curl -s --max-time 1 -H "$AUTH" -H "$J" -d '{"contents":[{"parts":[{"text":"a"}]}]}' \
+  "$U/gemini-hang:generateContent" >/dev/null 2>&1
+for _ in $(seq 1 400); do grep -q 'gemini-hang:generateContent' "$TMP/gw.err" && break; sleep 0.05; done
+expect_match "a unary call whose client left before the answer: the request ends, 499" \
+  'POST /v1beta/models/gemini-hang:generateContent .*status=499' "$(cat "$TMP/gw.err")"
+gw_curl metrics3 -H "$AUTH" "$GW_URL/metrics"
+expect_eq "the unary cancel counted too" "$((${N_BEFORE:-0} + 1))" \
+  "$(sed -n 's/^glrun_serve_cancelled_total \([0-9]*\).*/\1/p' "$TMP/metrics3.body")"
 
 # rate limit: a second gateway with 3 requests per minute per client
 kill "$GW_PID" 2>/dev/null; wait "$GW_PID" 2>/dev/null

@@ -3,8 +3,9 @@
 # --limit-rate) takes 50 MB while the handler's queued output stays under
 # the bound (write() yields instead of buffering); a client that goes away
 # mid-answer is seen by the handler (write -> nil, closed; req:closed());
-# one that goes away before the answer too. Then SIGTERM (no stop_signals)
-# with a stream and a WebSocket open: the run stops, nothing leaks.
+# one that goes away before the answer wakes req:wait_closed(). Then
+# SIGTERM (no stop_signals) with a stream and a WebSocket open: the run
+# stops, nothing leaks.
 . "$SRC/tests/e2e/lib/sh.sh"
 . "$SRC/tests/e2e/lib/server.sh"
 command -v curl >/dev/null || { echo "SKIPPED: curl missing"; exit 77; }
@@ -44,10 +45,10 @@ while true do
         gl.sleep(0.01)
       end
     elseif p == "/wait" then
-      for _ = 1, 1200 do
-        if req:closed() then say("WAIT saw the client go"); return end
-        gl.sleep(0.05)
-      end
+      -- woken by the server when the client goes (no polling); bounded
+      local gone, err = req:wait_closed(60)
+      if gone then say(("WAIT saw the client go closed=%s"):format(tostring(req:closed()))); return end
+      say("WAIT not woken: " .. tostring(err))
       req:respond(200, {}, "late\n")
     elseif p == "/hold" then
       req:respond(200, {})
@@ -98,7 +99,9 @@ fi
 
 # the client goes away before any answer
 curl -s -m 1 "$BASE/wait" >/dev/null
-if wait_for "$TMP/srv.out" '^WAIT saw the client go' 30; then ok "disconnect before the answer: req:closed() true"
+if wait_for "$TMP/srv.out" '^WAIT ' 90; then
+  expect_eq "disconnect before the answer: req:wait_closed() true, req:closed() true" \
+    "WAIT saw the client go closed=true" "$(grep '^WAIT ' "$TMP/srv.out")"
 else bad "disconnect before the answer: never noticed"; fi
 
 quit_srv "server"
