@@ -158,7 +158,8 @@ for i in $(seq "$RUNS"); do   # interleaved, so drift hits every client alike
   tr+=("$(run rest "${GR[@]}")")
   [ -n "$OLD" ] && { tos+=("$(run sse "${OS[@]}")"); tor+=("$(run rest "${OR[@]}")"); }
   [ $SDK = 1 ] && tn+=("$(run sdk "${S[@]}")")
-  echo "  run $i (wall cpu): curl ${tc[-1]} | sse ${ts[-1]} | rest ${tr[-1]} | sdk ${tn[-1]:-n/a}${OLD:+ | before: sse ${tos[-1]} | rest ${tor[-1]}}" >&2
+  sdk_last=n/a; [ ${#tn[@]} -gt 0 ] && sdk_last=${tn[-1]}   # (no SDK: an empty array has no [-1])
+  echo "  run $i (wall cpu): curl ${tc[-1]} | sse ${ts[-1]} | rest ${tr[-1]} | sdk $sdk_last${OLD:+ | before: sse ${tos[-1]} | rest ${tor[-1]}}" >&2
 done
 # med K VALUES... -> the median of field K (1 wall, 2 CPU) of "wall cpu" pairs
 med() { local k=$1; shift; [ $# -gt 0 ] || { echo n/a; return; }; printf '%s\n' "$@" | cut -d' ' -f"$k" | median; }

@@ -529,11 +529,58 @@ static ev_node *evq_pop(http_req *r) {
     return n;
 }
 
+/* http._text_sink(max) -> sink: gemini.rest.stream's record of the text it
+ * gave out (err.partial of a cut answer), kept in C, off the Lua heap (a
+ * long answer's megabyte of text made the collector's heap, and the pages
+ * it touches, grow): texts are kept whole while no more than max bytes are,
+ * the rest only counted. sink:add(s); sink:text() -> the text kept, and
+ * whether some was left out. */
+#define SINK_MT "glrun.http.sink"
+typedef struct {
+    gl_buf b;
+    size_t max, seen;
+} text_sink;
+
+static void sink_add(text_sink *k, const char *s, size_t n) {
+    k->seen += n;
+    if (k->b.len <= k->max) gl_buf_add(&k->b, s, n); /* whole: never a cut UTF-8 sequence */
+}
+
+static int l_text_sink(lua_State *L) {
+    lua_Integer max = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, max >= 0, 1, "a size in bytes");
+    text_sink *k = lua_newuserdatauv(L, sizeof *k, 0);
+    memset(k, 0, sizeof *k);
+    k->max = (size_t)max;
+    luaL_setmetatable(L, SINK_MT);
+    return 1;
+}
+
+static int l_sink_add(lua_State *L) {
+    text_sink *k = luaL_checkudata(L, 1, SINK_MT);
+    size_t n;
+    const char *s = luaL_checklstring(L, 2, &n);
+    sink_add(k, s, n);
+    return 0;
+}
+
+static int l_sink_text(lua_State *L) {
+    text_sink *k = luaL_checkudata(L, 1, SINK_MT);
+    lua_pushlstring(L, k->b.p ? k->b.p : "", k->b.len);
+    lua_pushboolean(L, k->seen > k->b.len);
+    return 2;
+}
+
+static int l_sink_gc(lua_State *L) {
+    gl_buf_free(&((text_sink *)luaL_checkudata(L, 1, SINK_MT))->b);
+    return 0;
+}
+
 #define FILL_MAX 64
-/* http._chunk_fill(req, chunks, texts) -> k, text_bytes, last_usage, shown:
+/* http._chunk_fill(req, chunks, texts [, sink]) -> k, last_usage, shown:
  * gemini.rest.stream's batch. Moves up to FILL_MAX queued events that are
  * lazy chunks without a finishReason into chunks[1..k] and their texts into
- * texts[1..k]; text_bytes is the texts' total length, last_usage the index
+ * texts[1..k] (and each text into sink); last_usage the index
  * of the last one with usageMetadata (0: none), shown whether a text is not
  * empty. Stops at any other event and at an empty queue; never waits and
  * never raises (a closed or late request gives 0: the iterator says why). */
@@ -541,7 +588,8 @@ static int l_chunk_fill(lua_State *L) {
     http_req *r = check_req(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TTABLE);
-    lua_Integer k = 0, bytes = 0, ulast = 0;
+    text_sink *sink = lua_isnoneornil(L, 4) ? NULL : luaL_checkudata(L, 4, SINK_MT);
+    lua_Integer k = 0, ulast = 0;
     int shown = 0;
     if (r->chunks && !r->closed && r->mode == M_SSE && !past_deadline(r)) {
         while (k < FILL_MAX && r->evq_head) {
@@ -554,8 +602,9 @@ static int l_chunk_fill(lua_State *L) {
             }
             free(evq_pop(r));
             k++;
-            size_t tl = lua_rawlen(L, -1);
-            bytes += (lua_Integer)tl;
+            size_t tl;
+            const char *t = lua_tolstring(L, -1, &tl);
+            if (sink) sink_add(sink, t, tl);
             shown |= tl > 0;
             if (ci.usage) ulast = k;
             lua_rawseti(L, 3, k);
@@ -564,10 +613,9 @@ static int l_chunk_fill(lua_State *L) {
         if (k && r->paused && r->evq_bytes < HIGH_WATER / 2) http_resume(r);
     }
     lua_pushinteger(L, k);
-    lua_pushinteger(L, bytes);
     lua_pushinteger(L, ulast);
     lua_pushboolean(L, shown);
-    return 4;
+    return 3;
 }
 
 /* an SSE event as a table: data, event, id, and json (decode = true) */
@@ -717,7 +765,7 @@ static int l_curl_version(lua_State *L) {
 
 static const luaL_Reg http_funcs[] = {
     {"request", l_request}, {"stream", l_stream}, {"sse", l_sse}, {"curl_version", l_curl_version},
-    {"_chunk_fill", l_chunk_fill}, {NULL, NULL},
+    {"_chunk_fill", l_chunk_fill}, {"_text_sink", l_text_sink}, {NULL, NULL},
 };
 
 int luaopen_glrun_http(lua_State *L) {
@@ -733,6 +781,14 @@ int luaopen_glrun_http(lua_State *L) {
         lua_setfield(L, -2, "__tostring");
     }
     lua_pop(L, 2); /* the metatable keeps the methods */
+    if (luaL_newmetatable(L, SINK_MT)) {
+        static const luaL_Reg sink_methods[] = {{"add", l_sink_add}, {"text", l_sink_text}, {NULL, NULL}};
+        luaL_newlib(L, sink_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_sink_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
     luaL_newlib(L, http_funcs);
     lua_pushboolean(L, 1); /* http.request{body_file = ...} is understood */
     lua_setfield(L, -2, "body_file");

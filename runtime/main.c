@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,14 @@ int main(int argc, char **argv) {
     enum { ACT_E, ACT_L } act_kind[256];
     const char *act_arg[256];
     int nact = 0;
+
+    /* A stream allocates an SSE event's node per event, hundreds per read,
+     * and frees them as the script takes them: with glibc's default (trim
+     * the heap's top once 128 KiB of it are free) the top shrank and grew
+     * again with every burst, and each page came back as a fault (a trap
+     * to the hypervisor on a VM). Free memory up to 32 MiB at the top stays
+     * with the process; GLIBC_TUNABLES can still set another threshold. */
+    if (!getenv("GLIBC_TUNABLES")) mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
 
     register_env_secrets();
     level = getenv("GLRUN_LOG_LEVEL");

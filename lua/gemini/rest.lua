@@ -477,23 +477,18 @@ function M.stream(req, opts)
     __close = function() if cur then cur:close() end end,
     __tostring = function() return tostring(cur) end,
   })
-  local n, done, partial, np, kept = 0, false, {}, 0, 0
+  local n, done = 0, false
+  -- the text given out, kept in C (up to PARTIAL_MAX) for a cut answer's err.partial
+  local sink = http._text_sink(PARTIAL_MAX)
   local answered = false         -- text or a call delivered, over every hop
   local prev_usage = nil         -- usage of the finished hops, summed
   local hop = { start = nil, skip = "", chunks = 0 } -- this hop: start token, token, finish, usage, progress
   local ckpt, since = nil, {}    -- the latest checkpoint token, the text shown after it
   local skip = ""                -- text shown before that the resumed hop repeats
-  -- text shown: kept (up to PARTIAL_MAX) for a cut stream's err.partial
-  local function keep_partial(text)
-    if kept <= PARTIAL_MAX then
-      np = np + 1; partial[np] = text
-      kept = kept + #text
-    end
-  end
   local function cut(err)
     if type(err) == "table" and (err.kind == "stream_cut" or err.kind == "timeout" or err.kind == "network") then
-      err.partial = table.concat(partial)
-      err.partial_truncated = kept > PARTIAL_MAX or nil
+      local text, truncated = sink:text()
+      err.partial, err.partial_truncated = text, truncated or nil
     end
     errors.raise(err)
   end
@@ -534,7 +529,7 @@ function M.stream(req, opts)
   -- a batch of lazy chunks the C side had queued (http._chunk_fill): given
   -- out one per call, their bookkeeping done for the whole batch at once
   local cbuf, tbuf, bi, bn = {}, {}, 0, 0
-  local fill, concat = http._chunk_fill, table.concat
+  local fill = http._chunk_fill
   local function next_chunk()
     if bi < bn then
       bi = bi + 1
@@ -543,7 +538,7 @@ function M.stream(req, opts)
     if n > 0 and skip == "" and prev_usage == nil then
       -- the fast path's conditions (below) hold for a whole batch: chunks
       -- without a finishReason, after the first, nothing to skip or to sum
-      local k, bytes, ulast, shown = fill(cur, cbuf, tbuf)
+      local k, ulast, shown = fill(cur, cbuf, tbuf, sink)
       if k > 0 then
         n = n + k
         hop.chunks = hop.chunks + k
@@ -554,10 +549,6 @@ function M.stream(req, opts)
           end
         end
         if ulast > 0 then hop.usage, hop.usage_of = nil, cbuf[ulast] end
-        if kept <= PARTIAL_MAX then -- keep_partial, for the batch: one string, not k (fewer for the GC to mark)
-          np, kept = np + 1, kept + bytes
-          partial[np] = concat(tbuf, "", 1, k)
-        end
         bi, bn = 1, k
         return cbuf[1]
       end
@@ -576,7 +567,7 @@ function M.stream(req, opts)
         end
         if usage then hop.usage, hop.usage_of = nil, ev end
         if fr ~= nil then done = true end -- answered: not a finish_error
-        if kept <= PARTIAL_MAX then np = np + 1; partial[np] = text; kept = kept + #text end -- keep_partial
+        sink:add(text)
         return ev
       end
       if not ok then
@@ -598,7 +589,7 @@ function M.stream(req, opts)
           if hops >= knobs.max_hops then
             cut(errors.new("too_large", ("POST %s: the answer was not finished after %d continuation "
               .. "requests (policy.max_continuation_hops)"):format(url, hops),
-              { partial = table.concat(partial), hops = hops }))
+              { partial = (sink:text()), hops = hops }))
           end
           skip = ""
           since = {}
@@ -684,7 +675,7 @@ function M.stream(req, opts)
         -- finished(chunk), without a call for the usual lone candidate
         local fr = cand and cand.finishReason
         if (fr ~= nil and fr ~= json.null) or ((not cand or cands[2] ~= nil) and finished(chunk)) then done = true end
-        keep_partial(text)
+        sink:add(text)
         return chunk
       end
       ::continue::

@@ -246,6 +246,25 @@ do -- cut after 700 chunks: err.partial holds every text given, in order
   assert(table.concat(texts) == err.partial, "the texts given")
 end
 
+do -- a cut answer of more than 1 MiB of text: err.partial keeps whole texts up to
+  -- just past 1 MiB (partial_truncated says the rest was left out)
+  local piece = ("abcdefghij"):rep(100) -- 1000 bytes
+  local ev = { "data: " .. FIRST .. "\r\n\r\n" }
+  for i = 1, 1200 do
+    ev[#ev + 1] = ('data: {"candidates":[{"content":{"parts":[{"text":"%04d%s"}]}}]}\r\n\r\n'):format(i, piece)
+  end
+  body = table.concat(ev)
+  local n = 0
+  local ok, err = pcall(function()
+    for _ in assert(rest.stream(REQ, { client = client, model = "m" })) do n = n + 1 end
+  end)
+  assert(not ok and err.kind == "stream_cut" and n == 1201, tostring(err))
+  assert(err.partial_truncated == true, "partial_truncated")
+  assert(#err.partial > 1048576 and #err.partial <= 1048576 + 1004, "partial size " .. #err.partial)
+  assert((#err.partial - 1) % 1004 == 0, "whole texts only")
+  assert(err.partial:sub(1, 9) == "A0001abcd", "in order from the first")
+end
+
 do -- an error event after 300 chunks: raised after the 300 are given
   body = long_body(300, '{"error":{"code":500,"message":"boom","status":"INTERNAL"}}')
   local count = 0
