@@ -31,20 +31,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -x "$B/glrun" ] && [ -x "$B/glmock" ] || { echo "bench/live_cost.sh: no glrun/glmock in $B" >&2; exit 1; }
-tmp=$(mktemp -d)
-MOCK=""
-cleanup() { [ -n "$MOCK" ] && kill "$MOCK" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-"$B/glmock" --port 0 >"$tmp/mock.out" 2>/dev/null &
-MOCK=$!
-for _ in $(seq 100); do grep -q http "$tmp/mock.out" 2>/dev/null && break; sleep 0.05; done
-URL=$(grep -o 'http://[0-9.:]*' "$tmp/mock.out" | head -1)
-[ -n "$URL" ] || { echo "bench/live_cost.sh: glmock did not start" >&2; exit 1; }
-export GEMINI_API_KEY=bench-key GOOGLE_GEMINI_BASE_URL=$URL NO_PROXY=127.0.0.1,localhost
-unset GLRUN_MOCK HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
-
-tck=$(getconf CLK_TCK)
-mock_cpu() { awk -v t="$tck" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$MOCK/stat"; }
+. "$root/bench/lib.sh"
+bench_glmock bench/live_cost.sh
 cpu() { awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%.3f", s }' "$1"; }
 calc() { awk "BEGIN {printf \"%.${2:-1}f\", $1}"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

@@ -44,20 +44,8 @@ if [ $NODE = 1 ] && { ! command -v node >/dev/null || [ ! -d "$root/bench/node_m
   echo "bench/ws_flood.sh: node or bench/node_modules/ws missing (npm ci in bench/); node column n/a" >&2
   NODE=0
 fi
-tmp=$(mktemp -d)
-MOCK=""
-cleanup() { [ -n "$MOCK" ] && kill "$MOCK" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-"$B/glmock" --port 0 >"$tmp/mock.out" 2>/dev/null &
-MOCK=$!
-for _ in $(seq 100); do grep -q http "$tmp/mock.out" 2>/dev/null && break; sleep 0.05; done
-URL=$(grep -o 'http://[0-9.:]*' "$tmp/mock.out" | head -1)
-[ -n "$URL" ] || { echo "bench/ws_flood.sh: glmock did not start" >&2; exit 1; }
-export GEMINI_API_KEY=bench-key GOOGLE_GEMINI_BASE_URL=$URL GLMOCK_URL=$URL NO_PROXY=127.0.0.1,localhost
-unset GLRUN_MOCK HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
-
-tck=$(getconf CLK_TCK)
-mock_cpu() { awk -v t="$tck" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$MOCK/stat"; }
+. "$root/bench/lib.sh"
+bench_glmock bench/ws_flood.sh
 calc() { awk "BEGIN {printf \"%.${2:-3}f\", $1}"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 

@@ -44,6 +44,25 @@ int gl_lazy_open(const char *soname, const char *package, const char *const *nam
     return 0;
 }
 
+/* A library's function table, filled once: the answer (and why it failed)
+ * is kept, so a second call costs nothing and says the same. */
+typedef struct {
+    int state;
+    char keep[512];
+} lazy_lib;
+
+static int load_table(lazy_lib *lib, const char *soname, const char *package, const char *const *names,
+                      void *table, size_t n, char *err, size_t errlen)
+{
+    void *slots[64];
+    if (lib->state == 1) return 1;
+    if (n > sizeof slots / sizeof slots[0]) abort(); /* a list longer than this loader knows */
+    if (!gl_lazy_open(soname, package, names, slots, n, &lib->state, lib->keep, sizeof lib->keep, err, errlen))
+        return 0;
+    memcpy(table, slots, n * sizeof slots[0]);
+    return 1;
+}
+
 /* ---- libwebsockets ------------------------------------------------------ */
 
 gl_lws_api gl_lws;
@@ -53,19 +72,14 @@ static const char *const lws_names[] = {
     GL_LWS_FUNCS(GL_LWS_NAME)
 #undef GL_LWS_NAME
 };
+_Static_assert(sizeof lws_names / sizeof lws_names[0] * sizeof(void *) == sizeof gl_lws,
+               "one slot per libwebsockets function");
 
 int gl_lws_load(char *err, size_t errlen)
 {
-    static int state;
-    static char keep[512];
-    void *slots[sizeof lws_names / sizeof lws_names[0]];
-    _Static_assert(sizeof slots == sizeof gl_lws, "one slot per libwebsockets function");
-    if (state == 1) return 1;
-    if (!gl_lazy_open(GL_LWS_SONAME, "libwebsockets17", lws_names, slots,
-                      sizeof slots / sizeof slots[0], &state, keep, sizeof keep, err, errlen))
-        return 0;
-    memcpy(&gl_lws, slots, sizeof gl_lws);
-    return 1;
+    static lazy_lib lib;
+    return load_table(&lib, GL_LWS_SONAME, "libwebsockets17", lws_names, &gl_lws,
+                      sizeof lws_names / sizeof lws_names[0], err, errlen);
 }
 
 /* ---- libedit ------------------------------------------------------------ */
@@ -77,17 +91,12 @@ static const char *const edit_names[] = {
     GL_EDIT_SYMS(GL_EDIT_NAME)
 #undef GL_EDIT_NAME
 };
+_Static_assert(sizeof edit_names / sizeof edit_names[0] * sizeof(void *) == sizeof gl_edit,
+               "one slot per libedit symbol");
 
 int gl_edit_load(char *err, size_t errlen)
 {
-    static int state;
-    static char keep[512];
-    void *slots[sizeof edit_names / sizeof edit_names[0]];
-    _Static_assert(sizeof slots == sizeof gl_edit, "one slot per libedit symbol");
-    if (state == 1) return 1;
-    if (!gl_lazy_open(GL_EDIT_SONAME, "libedit2", edit_names, slots,
-                      sizeof slots / sizeof slots[0], &state, keep, sizeof keep, err, errlen))
-        return 0;
-    memcpy(&gl_edit, slots, sizeof gl_edit);
-    return 1;
+    static lazy_lib lib;
+    return load_table(&lib, GL_EDIT_SONAME, "libedit2", edit_names, &gl_edit,
+                      sizeof edit_names / sizeof edit_names[0], err, errlen);
 }
