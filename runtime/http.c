@@ -492,28 +492,38 @@ static int next_k(lua_State *L, int status, lua_KContext ctx) {
  * nil) and whether it has usageMetadata; any other event is an event table
  * as without _chunks. */
 
-/* n's lazy chunk and its text (pushed in that order), or 0 pushed when n is
- * not a simple chunk */
-static int push_chunk(lua_State *L, ev_node *n, jsondec_chunk_info *ci) {
+/* n's text and its lazy chunk (pushed in that order), or nothing pushed
+ * and 0 when n is not a simple chunk. mt and key: the stack indices of the
+ * chunks' metatable and of the string "text" (looked up once per call of
+ * the iterator, not once per chunk) */
+static int push_chunk(lua_State *L, ev_node *n, jsondec_chunk_info *ci, int mt, int key) {
     if (n->not_chunk || !jsondec_chunk_scan(n->mem, n->data_len, ci)) {
         n->not_chunk = 1;
         return 0;
     }
-    lua_createtable(L, 0, 2);
     jsondec_chunk_push_text(L, ci);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "text");
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &CHUNK_MT);
-    lua_pushvalue(L, -1);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, key);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, mt);
     lua_pushlstring(L, n->mem, n->data_len);
-    lua_rawset(L, -5);
-    lua_setmetatable(L, -3);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, mt);
+    lua_setmetatable(L, -2);
     return 1;
 }
 
 static int chunk_fast(lua_State *L, ev_node *n) {
     jsondec_chunk_info ci;
-    if (!push_chunk(L, n, &ci)) return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &CHUNK_MT);
+    lua_pushliteral(L, "text");
+    int top = lua_gettop(L);
+    if (!push_chunk(L, n, &ci, top - 1, top)) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    lua_rotate(L, -2, 1); /* the chunk, then its text */
     if (ci.finish) lua_pushlstring(L, ci.finish, ci.finish_len);
     else lua_pushnil(L);
     lua_pushboolean(L, ci.usage);
@@ -577,7 +587,7 @@ static int l_sink_gc(lua_State *L) {
 }
 
 #define FILL_MAX 64
-/* http._chunk_fill(req, chunks, texts [, sink]) -> k, last_usage, shown:
+/* http._chunk_fill(req, chunks, texts|nil [, sink]) -> k, last_usage, shown:
  * gemini.rest.stream's batch. Moves up to FILL_MAX queued events that are
  * lazy chunks without a finishReason into chunks[1..k] and their texts into
  * texts[1..k] (and each text into sink); last_usage the index
@@ -587,28 +597,33 @@ static int l_sink_gc(lua_State *L) {
 static int l_chunk_fill(lua_State *L) {
     http_req *r = check_req(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_checktype(L, 3, LUA_TTABLE);
+    int texts = !lua_isnoneornil(L, 3);
+    if (texts) luaL_checktype(L, 3, LUA_TTABLE);
     text_sink *sink = lua_isnoneornil(L, 4) ? NULL : luaL_checkudata(L, 4, SINK_MT);
     lua_Integer k = 0, ulast = 0;
     int shown = 0;
     if (r->chunks && !r->closed && r->mode == M_SSE && !past_deadline(r)) {
+        lua_settop(L, 4);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &CHUNK_MT); /* 5 */
+        lua_pushliteral(L, "text");                   /* 6 */
         while (k < FILL_MAX && r->evq_head) {
             jsondec_chunk_info ci;
             ev_node *n = r->evq_head;
-            if (!push_chunk(L, n, &ci)) break;
+            if (!push_chunk(L, n, &ci, 5, 6)) break;
             if (ci.finish) { /* the iterator gives it, with its finishReason */
                 lua_pop(L, 2);
                 break;
             }
             free(evq_pop(r));
             k++;
+            if (ci.usage) ulast = k;
+            lua_rawseti(L, 2, k);
             size_t tl;
             const char *t = lua_tolstring(L, -1, &tl);
             if (sink) sink_add(sink, t, tl);
             shown |= tl > 0;
-            if (ci.usage) ulast = k;
-            lua_rawseti(L, 3, k);
-            lua_rawseti(L, 2, k);
+            if (texts) lua_rawseti(L, 3, k);
+            else lua_pop(L, 1);
         }
         if (k && r->paused && r->evq_bytes < HIGH_WATER / 2) http_resume(r);
     }

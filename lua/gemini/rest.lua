@@ -538,7 +538,7 @@ function M.stream(req, opts)
     if n > 0 and skip == "" and prev_usage == nil then
       -- the fast path's conditions (below) hold for a whole batch: chunks
       -- without a finishReason, after the first, nothing to skip or to sum
-      local k, ulast, shown = fill(cur, cbuf, tbuf, sink)
+      local k, ulast, shown = fill(cur, cbuf, ckpt and tbuf or nil, sink) -- the texts: only for `since`
       if k > 0 then
         n = n + k
         hop.chunks = hop.chunks + k
