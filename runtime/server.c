@@ -6,7 +6,8 @@
  *
  *   local srv = server.listen{host=, port=, cert=, key=, max_body=,
  *                             max_ws_message=, max_header=, header_timeout=,
- *                             max_connections=, stop_signals=}
+ *                             max_connections=, max_connections_per_ip=,
+ *                             stop_signals=}
  *   srv:accept() -> req | nil, err      srv:close()  srv:port()  srv:url()
  *   req:respond(status, headers [, body]); req:write(s); req:finish()
  *   req:upgrade([protocol]) -> ws
@@ -136,6 +137,7 @@ static int l_listen(lua_State *L)
     l->max_ws_message = opt_size(L, "max_ws_message", 1048576);
     l->max_header = opt_size(L, "max_header", 16384);
     l->max_conns = opt_size(L, "max_connections", 0);
+    l->max_per_ip = opt_size(L, "max_connections_per_ip", 0);
     l->header_timeout = ht;
     lua_getfield(L, 1, "stop_signals");
     l->stop_signals = lua_toboolean(L, -1);

@@ -33,6 +33,7 @@ struct srv_listener {
     int stop_signals, stop_sig;
     SSL_CTX *tls;
     size_t max_body, max_ws_message, max_header, max_conns;
+    size_t max_per_ip; /* open connections from one peer address at most (0: no limit) */
     int nopen;             /* connections open now (not closing) */
     double header_timeout;
     int port;

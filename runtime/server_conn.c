@@ -247,6 +247,16 @@ void srv_ws_resume_rx(srv_conn *c)
 
 /* ---- listening --------------------------------------------------------- */
 
+/* the connections open from peer (this one included): a walk of the list,
+ * only when a per-address limit is set */
+static size_t from_peer(srv_listener *l, const char *peer)
+{
+    size_t n = 0;
+    for (srv_conn *o = l->conns; o; o = o->next)
+        if (o->counted && !o->closing && strcmp(o->peer, peer) == 0) n++;
+    return n;
+}
+
 static void on_connection(uv_stream_t *s, int status)
 {
     srv_listener *l = s->data;
@@ -296,9 +306,16 @@ static void on_connection(uv_stream_t *s, int status)
         SSL_set_bio(c->ssl, c->rbio, c->wbio);
         SSL_set_accept_state(c->ssl);
     }
-    if (l->max_conns && (size_t)l->nopen > l->max_conns) {
-        gl_log(GL_LOG_DEBUG, "server", "%s: refused: %zu connections open (max_connections)",
-               c->peer, l->max_conns);
+    const char *limit = NULL;
+    if (l->max_conns && (size_t)l->nopen > l->max_conns) limit = "max_connections";
+    else if (l->max_per_ip && from_peer(l, c->peer) > l->max_per_ip) limit = "max_connections_per_ip";
+    if (limit) {
+        gl_log(GL_LOG_DEBUG, "server", "%s: refused: too many connections open (%s)", c->peer, limit);
+        /* a refused connection lingers until its client has read the 503:
+         * it must not count against the limits meanwhile (with a limit of
+         * one, each refusal kept the next client out) */
+        c->counted = 0;
+        l->nopen--;
         if (c->ssl) { l->rejected++; srv_conn_close(c); }
         else srv_conn_reply(c, 503, "too many connections\n");
         return;

@@ -33,6 +33,9 @@ options:
   --max-message BYTES       largest Live WebSocket message (default 16777216)
   --max-connections N       open connections at most (default 0: no limit); past
                             it a new connection gets 503
+  --max-connections-per-ip N  the same, per client address (default 0: no
+                            limit; behind a reverse proxy every client has
+                            the proxy's address)
   --rate-limit N            requests per minute per client (default 600; 0: off); over
                             it: 429 with RetryInfo
   --retry-wait SECONDS      longest total wait for retries of one request
@@ -51,6 +54,7 @@ local opts = cli.parse({ ... }, { name = "glrun serve", usage = USAGE,
   values = { ["--listen"] = "listen", ["--access-token-file"] = "token_file", ["--cert"] = "cert",
              ["--key"] = "key", ["--cors"] = "cors", ["--access-log"] = "access_log",
              ["--max-body"] = "max_body", ["--max-message"] = "max_message", ["--max-connections"] = "max_connections",
+             ["--max-connections-per-ip"] = "max_connections_per_ip",
              ["--rate-limit"] = "rate_limit",
              ["--retry-wait"] = "retry_wait", ["--drain"] = "drain" } })
 
@@ -92,6 +96,7 @@ local g, err = gateway.new{
   access_log = access_log, max_body = number("--max-body", opts.max_body, 1),
   max_ws_message = number("--max-message", opts.max_message, 1),
   max_connections = number("--max-connections", opts.max_connections, 0),
+  max_connections_per_ip = number("--max-connections-per-ip", opts.max_connections_per_ip, 0),
   rate_limit = number("--rate-limit", opts.rate_limit, 0), retry_wait = number("--retry-wait", opts.retry_wait, 0),
   drain = number("--drain", opts.drain, 0),
 }

@@ -56,7 +56,8 @@ end
 --- A gateway, not yet listening... then listening: opts host, port, cert,
 --- key (PEM paths: TLS), tokens (a list: the access tokens; nil: none, and
 --- only a loopback host is allowed), max_body, max_ws_message,
---- max_connections (past it: 503; nil or 0: no limit), cors (an
+--- max_connections (past it: 503; nil or 0: no limit),
+--- max_connections_per_ip (the same, per client address), cors (an
 --- origin), access_log (a path; nil: stderr; false: none), drain
 --- (seconds), retry_wait (seconds of retries per request), rate_limit
 --- (requests per minute per client, default 600; 0: off), policy (a policy table),
@@ -99,6 +100,7 @@ function M.new(opts)
   local srv, serr = server.listen{ host = g.host, port = g.port, cert = g.cert, key = g.key,
                                    max_body = g.max_body, max_ws_message = g.max_ws_message,
                                    max_connections = g.max_connections,
+                                   max_connections_per_ip = g.max_connections_per_ip,
                                    stop_signals = g.stop_signals ~= false }
   if not srv then return nil, serr end
   g.srv = srv

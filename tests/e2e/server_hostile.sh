@@ -3,7 +3,7 @@
 # header_timeout), a connection that sends nothing (closed), a request cut
 # in its first line, random bytes, a body that never finishes, a WebSocket
 # frame header cut short, a hundred connections at once, more connections
-# than max_connections. The server must neither crash nor hang, and serve a
+# than max_connections (in all, and from one address). The server must neither crash nor hang, and serve a
 # normal request afterwards.
 . "$SRC/tests/e2e/lib/sh.sh"
 . "$SRC/tests/e2e/lib/server.sh"
@@ -123,4 +123,25 @@ for _ in $(seq 1 100); do
 done
 expect_eq "max_connections: served again once the others closed" "fine" "$OUT"
 quit_srv "max_connections server"
+
+# max_connections_per_ip: one address holding its share gets 503 for more,
+# another address (127.0.0.2, loopback too) is still served; a refused
+# connection (it lingers until its client has read the 503) does not count,
+# so with a limit of one the address is served again once its one is closed
+sed 's/max_connections = 2/max_connections_per_ip = 1/' "$TMP/max.lua" >"$TMP/perip.lua"
+start_srv "$TMP/perip.lua"
+exec 4<>"/dev/tcp/127.0.0.1/$SRV_PORT"
+OUT=$(curl -s -m 20 -w ' %{http_code}' "$BASE/second" | tr -d '\n')
+expect_eq "max_connections_per_ip: a second from the same address gets 503" "too many connections 503" "$OUT"
+OUT=$(curl -s -m 20 --interface 127.0.0.2 -w ' %{http_code}' "$BASE/other" | tr -d '\n')
+expect_eq "max_connections_per_ip: another address is served" "fine 200" "$OUT"
+exec 4<&-
+OUT=
+for _ in $(seq 1 100); do
+  OUT=$(curl -s -m 20 "$BASE/later")
+  [ "$OUT" = fine ] && break
+  sleep 0.05
+done
+expect_eq "max_connections_per_ip: served again once the others closed" "fine" "$OUT"
+quit_srv "max_connections_per_ip server"
 finish
