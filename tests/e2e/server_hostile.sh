@@ -97,6 +97,18 @@ expect_eq "no connection left behind (only the one asking)" "open=1 queued=0" "$
 
 quit_srv "server"
 
+# served_again WHAT: a request is answered again (bounded retries) once the
+# connections that filled the limit are closed
+served_again() {
+  local out=
+  for _ in $(seq 1 100); do
+    out=$(curl -s -m 20 "$BASE/later")
+    [ "$out" = fine ] && break
+    sleep 0.05
+  done
+  expect_eq "$1: served again once the others closed" "fine" "$out"
+}
+
 # max_connections: past it, new connections get 503 and are closed
 cat >"$TMP/max.lua" <<'EOF'
 local server = require "glrun.server"
@@ -115,13 +127,7 @@ exec 5<>"/dev/tcp/127.0.0.1/$SRV_PORT"
 OUT=$(curl -s -m 20 -w ' %{http_code}' "$BASE/third" | tr -d '\n')
 expect_eq "max_connections: the third connection gets 503" "too many connections 503" "$OUT"
 exec 4<&- 5<&-
-OUT=
-for _ in $(seq 1 100); do
-  OUT=$(curl -s -m 20 "$BASE/later")
-  [ "$OUT" = fine ] && break
-  sleep 0.05
-done
-expect_eq "max_connections: served again once the others closed" "fine" "$OUT"
+served_again "max_connections"
 quit_srv "max_connections server"
 
 # max_connections_per_ip: one address holding its share gets 503 for more,
@@ -136,12 +142,6 @@ expect_eq "max_connections_per_ip: a second from the same address gets 503" "too
 OUT=$(curl -s -m 20 --interface 127.0.0.2 -w ' %{http_code}' "$BASE/other" | tr -d '\n')
 expect_eq "max_connections_per_ip: another address is served" "fine 200" "$OUT"
 exec 4<&-
-OUT=
-for _ in $(seq 1 100); do
-  OUT=$(curl -s -m 20 "$BASE/later")
-  [ "$OUT" = fine ] && break
-  sleep 0.05
-done
-expect_eq "max_connections_per_ip: served again once the others closed" "fine" "$OUT"
+served_again "max_connections_per_ip"
 quit_srv "max_connections_per_ip server"
 finish
