@@ -95,8 +95,12 @@ local function http_failure(ex)
       { status = status, body = body, headers = headers_of(ex.response.headers), method = method, url = url })
     return (errors.enrich(err))
   end
+  -- what the answer said comes first: a client that read a blocked prompt
+  -- or an error event closes the request, and the transfer then ends
+  -- unfinished (when the rest had not come in yet): that is not a cut
+  local failed = M._answer_failure(body, method, url)
   local result = ex.result or 0
-  if result == 0 then return M._answer_failure(body, method, url) end
+  if failed or result == 0 then return failed end
   local kind = result == 28 and "timeout" or (result == 6 or result == 5) and "dns" or result == 7 and "connect"
     or (result == 35 or result == 60 or result == 58) and "tls" or (status > 0 and "stream_cut") or "network"
   return core.error(kind, ("%s %s: %s"):format(method, url, tostring(ex.error or ("curl error " .. result))),

@@ -37,6 +37,16 @@ start_glmock
 run env GEMINI_API_KEY=simulate-test-key GOOGLE_GEMINI_BASE_URL="$GLMOCK_URL" "$GLRUN" --record "$TMP/cas" "$TMP/rec.lua"
 expect_eq "recording exits 0" 0 "$RC"
 kill "$GLMOCK_PID"; wait "$GLMOCK_PID" 2>/dev/null; GLMOCK_PID=
+# The chat closes the blocked answer's request as soon as it reads the
+# blocked chunk; whether the rest had come in by then is a race, so the
+# exchange is made the abandoned kind here: what the answer said still wins
+blocked=$(grep -l 'blockprompt' "$TMP"/cas/*-http.json | head -1)
+if [ -n "$blocked" ]; then
+  sed -i 's/"result":0\b/"result":-1/' "$blocked"
+  grep -q '"result":-1' "$blocked" && ok "the blocked exchange made abandoned" || bad "no result field to change in $blocked"
+else
+  bad "no recorded exchange of the blocked prompt"
+fi
 
 run "$GLRUN" policy simulate "$TMP/cas"
 expect_eq "simulate: exit 0" 0 "$RC"
