@@ -612,13 +612,9 @@ function M.stream(req, opts)
         n = n + 1
         hop.chunks = hop.chunks + 1
         -- (this runs once per chunk: a nil is tested before type() is called)
-        local chunk
-        if text ~= nil then -- a lazy chunk the fast path above did not take
-          chunk = json.decode(rawget(ev, CHUNK_MT))
-        else
-          chunk = ev.json
-          if chunk == nil then chunk = ev.data ~= nil and json.decode(ev.data) or nil end
-        end
+        -- a lazy chunk the fast path above did not take, or an event
+        -- http.sse decoded (it raises on JSON that does not parse)
+        local chunk = text ~= nil and json.decode(rawget(ev, CHUNK_MT)) or ev.json
         if type(chunk) ~= "table" then
           errors.raise(errors.new("protocol", "POST " .. url .. ": an SSE event is not a JSON object",
                                   { data = ev.data }))
